@@ -171,3 +171,49 @@ class DeepScalarLinear(Objective):
         w = np.full(self.depth, abs(self.target) ** (1.0 / self.depth))
         w[-1] *= np.sign(self.target) if self.target != 0 else 1.0
         return w
+
+
+class Polynomial1D(Objective):
+    r"""One-dimensional polynomial loss :math:`f(x) = \sum_k a_k x^k` (``coeffs = [a_0, a_1, ...]``).
+
+    The book's examples: :math:`x^4/4` (no global Lipschitz gradient: :math:`f''(x) = 3x^2` is unbounded)
+    and the double well :math:`\tfrac14 (x^2 - 1)^2`.  ``min_sharpness`` is :math:`\min f''` over the
+    global minimisers, found from the real roots of :math:`f'`.
+
+    >>> f = Polynomial1D([0, 0, 0, 0, 0.25])   # x^4 / 4
+    >>> f.grad(np.array([2.0])).tolist()
+    [8.0]
+    """
+
+    def __init__(self, coeffs: ArrayLike) -> None:
+        coeffs = _checks.finite_array(coeffs, "coeffs", ndim=1)
+        if coeffs.size < 2:
+            raise ValueError(f"coeffs must have at least two entries, got {coeffs.size}")
+        self.poly = np.polynomial.Polynomial(coeffs)
+        self.d1 = self.poly.deriv(1)
+        self.d2 = self.poly.deriv(2)
+        self.n_params = 1
+
+    def loss(self, w: ArrayLike) -> Array:
+        return self.poly(self._params(w)[..., 0])
+
+    def grad(self, w: ArrayLike) -> Array:
+        return self.d1(self._params(w))
+
+    def hvp(self, w: ArrayLike, v: ArrayLike) -> Array:
+        return self.d2(self._params(w)) * self._params(v, "v")
+
+    def minimisers(self) -> Array:
+        """Global minimisers (real critical points of least value); empty if f is unbounded below."""
+        if self.poly.degree() % 2 == 1 or self.poly.coef[-1] < 0:
+            return np.empty(0)
+        roots = self.d1.roots()
+        crit = np.unique(np.round(roots[np.abs(roots.imag) < 1e-9].real, 12))
+        values = self.poly(crit)
+        return crit[np.isclose(values, values.min(), rtol=0, atol=1e-12)]
+
+    def min_sharpness(self) -> float:
+        mins = self.minimisers()
+        if mins.size == 0:
+            raise ValueError("this polynomial has no global minimiser")
+        return float(self.d2(mins).min())
