@@ -1,0 +1,220 @@
+r"""Seeded data sets for the linear-network and MLP experiments.
+
+Layout everywhere: inputs ``X`` have shape ``(d, n)`` (columns are samples) and targets ``Y``
+shape ``(k, n)``, so a linear model is :math:`\hat Y = W X` and the input second-moment matrix
+is :math:`\Sigma = X X^\top` (a sum over samples, not a mean, matching the losses of
+:mod:`gdlab.objectives`).
+
+* :func:`whitened_inputs`: :math:`X X^\top = I_d` exactly (to rounding).
+* :func:`general_covariance_inputs`: :math:`X X^\top = \Sigma` with a prescribed condition number.
+* :func:`linearly_independent_inputs`: ``n <= d`` unit-norm, linearly independent columns.
+* :func:`teacher_targets`: :math:`Y = W_{\rm teacher} X + \text{noise}`.
+* :func:`digits_subset`: a small real data set, scikit-learn's bundled 8x8 digits (offline).
+
+Every function takes ``rng``: a :class:`numpy.random.Generator` or an integer seed.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+from . import _checks
+
+Array = NDArray[np.float64]
+RngLike = np.random.Generator | int | None
+
+
+def _rng(rng: RngLike, name: str = "rng") -> np.random.Generator:
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, bool)):
+        return np.random.default_rng(rng)
+    raise ValueError(f"{name} must be a numpy Generator, an integer seed or None, got {rng!r}")
+
+
+def _orthonormal_columns(rows: int, cols: int, rng: np.random.Generator) -> Array:
+    """A Haar-random ``(rows, cols)`` matrix with orthonormal columns (``rows >= cols``)."""
+    q, r = np.linalg.qr(rng.standard_normal((rows, cols)))
+    return q * np.sign(np.diag(r))  # sign fix makes the distribution Haar
+
+
+def whitened_inputs(d: int, n: int, rng: RngLike = None) -> Array:
+    r"""Inputs ``X`` of shape ``(d, n)`` with orthonormal rows, :math:`X X^\top = I_d` (needs ``n >= d``).
+
+    The rows are the first ``d`` columns of a Haar-random orthogonal ``n x n`` matrix, transposed.
+    With whitened inputs the least-squares solution is :math:`W^\star = Y X^\top`.
+
+    >>> X = whitened_inputs(3, 10, rng=0)
+    >>> X.shape, bool(np.allclose(X @ X.T, np.eye(3)))
+    ((3, 10), True)
+    """
+    d = _checks.positive_int(d, "d")
+    n = _checks.positive_int(n, "n")
+    if n < d:
+        raise ValueError(f"n must be >= d={d} for X X^T = I to be possible, got {n}")
+    return _orthonormal_columns(n, d, _rng(rng)).T.copy()
+
+
+def covariance_with_condition(d: int, condition: float, rng: RngLike = None) -> Array:
+    r"""A random symmetric positive-definite ``(d, d)`` matrix with eigenvalues geometrically
+    spaced from 1 to ``condition`` (so its condition number is ``condition``), in a Haar-random basis."""
+    d = _checks.positive_int(d, "d")
+    condition = float(_checks.positive_finite(condition, "condition"))
+    if condition < 1.0:
+        raise ValueError(f"condition must be >= 1, got {condition!r}")
+    eig = np.geomspace(1.0, condition, d) if d > 1 else np.ones(1)
+    u = _orthonormal_columns(d, d, _rng(rng))
+    sigma = (u * eig) @ u.T
+    return 0.5 * (sigma + sigma.T)
+
+
+def general_covariance_inputs(
+    d: int, n: int, rng: RngLike = None, condition: float = 10.0, covariance: Array | None = None
+) -> Array:
+    r"""Inputs ``X`` of shape ``(d, n)`` with :math:`X X^\top = \Sigma` exactly (to rounding).
+
+    :math:`\Sigma` is ``covariance`` if given (symmetric positive definite), otherwise a random matrix
+    with eigenvalues geometrically spaced in ``[1, condition]`` (:func:`covariance_with_condition`).
+    Construction: :math:`X = \Sigma^{1/2} X_0` with :math:`X_0` whitened. Needs ``n >= d``.
+
+    >>> X = general_covariance_inputs(3, 20, rng=1, condition=100.0)
+    >>> float(np.round(np.linalg.cond(X @ X.T), 6))
+    100.0
+    """
+    d = _checks.positive_int(d, "d")
+    n = _checks.positive_int(n, "n")
+    gen = _rng(rng)
+    if covariance is None:
+        sigma = covariance_with_condition(d, condition, gen)
+    else:
+        sigma = _checks.finite_array(covariance, "covariance", ndim=2)
+        if sigma.shape != (d, d) or not np.allclose(sigma, sigma.T):
+            raise ValueError(f"covariance must be a symmetric ({d}, {d}) matrix, got shape {sigma.shape}")
+    evals, evecs = np.linalg.eigh(0.5 * (sigma + sigma.T))
+    if evals[0] <= 0:
+        raise ValueError("covariance must be positive definite")
+    root = (evecs * np.sqrt(evals)) @ evecs.T
+    return root @ whitened_inputs(d, n, gen)
+
+
+def linearly_independent_inputs(d: int, n: int, rng: RngLike = None) -> Array:
+    r"""Inputs ``X`` of shape ``(d, n)`` with ``n <= d`` unit-norm, linearly independent columns.
+
+    Gaussian columns normalised to length one; rank ``n`` holds with probability one and is checked
+    (a ``RuntimeError`` would signal the probability-zero failure). With ``n <= d`` every target
+    ``Y`` is fitted exactly by a linear map (interpolation regime).
+
+    >>> X = linearly_independent_inputs(5, 3, rng=2)
+    >>> X.shape, int(np.linalg.matrix_rank(X)), bool(np.allclose(np.linalg.norm(X, axis=0), 1.0))
+    ((5, 3), 3, True)
+    """
+    d = _checks.positive_int(d, "d")
+    n = _checks.positive_int(n, "n")
+    if n > d:
+        raise ValueError(f"n must be <= d={d} for n linearly independent columns, got {n}")
+    X = _rng(rng).standard_normal((d, n))
+    X /= np.linalg.norm(X, axis=0)
+    if np.linalg.matrix_rank(X) < n:  # pragma: no cover - probability zero
+        raise RuntimeError("drew linearly dependent columns; use another seed")
+    return X
+
+
+def teacher_targets(
+    X: Array,
+    k: int = 1,
+    rng: RngLike = None,
+    *,
+    noise: float = 0.0,
+    rank: int | None = None,
+    scale: float = 1.0,
+    teacher: Array | None = None,
+    return_teacher: bool = False,
+) -> Array | tuple[Array, Array]:
+    r"""Targets :math:`Y = W_{\rm teacher} X + \varepsilon` of shape ``(k, n)``.
+
+    ``teacher`` (shape ``(k, d)``) is used if given; otherwise it is a Gaussian matrix with entries
+    of standard deviation ``scale / sqrt(d)``, of rank ``rank`` if given (product of Gaussian
+    factors). ``noise`` is the standard deviation of i.i.d. Gaussian label noise. With ``noise=0``
+    and :math:`XX^\top` invertible the least-squares solution is the teacher itself.
+    Returns ``Y``, or ``(Y, teacher)`` if ``return_teacher``.
+
+    >>> X = whitened_inputs(3, 8, rng=0)
+    >>> Y, T = teacher_targets(X, k=2, rng=0, return_teacher=True)
+    >>> Y.shape, bool(np.allclose(Y @ X.T, T))
+    ((2, 8), True)
+    """
+    X = _checks.finite_array(X, "X", ndim=2)
+    k = _checks.positive_int(k, "k")
+    d = X.shape[0]
+    gen = _rng(rng)
+    if noise < 0 or not np.isfinite(noise):
+        raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
+    if teacher is None:
+        if rank is None:
+            teacher = gen.standard_normal((k, d)) * (scale / np.sqrt(d))
+        else:
+            rank = _checks.positive_int(rank, "rank")
+            if rank > min(k, d):
+                raise ValueError(f"rank must be <= min(k, d)={min(k, d)}, got {rank}")
+            teacher = (gen.standard_normal((k, rank)) @ gen.standard_normal((rank, d))) * (
+                scale / np.sqrt(d * rank)
+            )
+    else:
+        teacher = _checks.finite_array(teacher, "teacher", ndim=2)
+        if teacher.shape != (k, d):
+            raise ValueError(f"teacher must have shape ({k}, {d}), got {teacher.shape}")
+    Y = teacher @ X
+    if noise > 0:
+        Y = Y + noise * gen.standard_normal(Y.shape)
+    return (Y, teacher) if return_teacher else Y
+
+
+def digits_subset(
+    n: int,
+    classes: Sequence[int] = (0, 1),
+    rng: RngLike = None,
+    *,
+    scaling: str = "unit",
+    one_hot: bool | None = None,
+) -> tuple[Array, Array]:
+    r"""``n`` samples of scikit-learn's bundled 8x8 digits (no download): ``X`` ``(64, n)``, ``Y`` ``(k, n)``.
+
+    * ``scaling="unit"``: pixel intensities divided by 16, so ``X`` lies in ``[0, 1]``;
+      ``scaling="standardise"``: each pixel centred and scaled to unit variance over the chosen
+      samples (constant pixels are left at 0).
+    * Targets: with two classes and ``one_hot`` not true, ``Y`` has shape ``(1, n)`` with
+      ``+1`` for ``classes[1]`` and ``-1`` for ``classes[0]``; otherwise (or with ``one_hot=True``)
+      ``Y`` is one-hot of shape ``(len(classes), n)``, row ``j`` for ``classes[j]``.
+    * ``rng=None`` takes the first ``n`` matching samples in the data set's order; a seed or
+      Generator draws ``n`` of them uniformly without replacement (order as drawn).
+
+    >>> X, Y = digits_subset(20, classes=(3, 8), rng=0)
+    >>> X.shape, Y.shape, sorted(set(Y.ravel().tolist()))
+    ((64, 20), (1, 20), [-1.0, 1.0])
+    """
+    from sklearn.datasets import load_digits
+
+    n = _checks.positive_int(n, "n")
+    classes = tuple(int(c) for c in classes)
+    if len(classes) < 2 or len(set(classes)) != len(classes) or not all(0 <= c <= 9 for c in classes):
+        raise ValueError(f"classes must be at least two distinct digits in 0..9, got {classes!r}")
+    if scaling not in ("unit", "standardise"):
+        raise ValueError(f"scaling must be 'unit' or 'standardise', got {scaling!r}")
+    digits = load_digits()
+    idx = np.flatnonzero(np.isin(digits.target, classes))
+    if n > idx.size:
+        raise ValueError(f"n must be <= {idx.size} (samples of classes {classes}), got {n}")
+    idx = idx[:n] if rng is None else _rng(rng).choice(idx, size=n, replace=False)
+    X = digits.data[idx].T.astype(np.float64) / 16.0
+    if scaling == "standardise":
+        mean = X.mean(axis=1, keepdims=True)
+        std = X.std(axis=1, keepdims=True)
+        X = np.where(std > 0, (X - mean) / np.where(std > 0, std, 1.0), 0.0)
+    labels = digits.target[idx]
+    if len(classes) == 2 and not one_hot:
+        Y = np.where(labels == classes[1], 1.0, -1.0)[None, :]
+    else:
+        Y = (labels[None, :] == np.asarray(classes)[:, None]).astype(np.float64)
+    return X, Y
