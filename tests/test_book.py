@@ -1,51 +1,438 @@
-"""The strict book build: every chapter executes and Sphinx emits no warning (``-W -n``)."""
+"""The book as a course text: strict build, anatomy of every chapter, a real browser, reproducible numbers.
+
+Every test that needs the built book lives in this file: pytest runs with ``--dist loadfile``, so
+the session fixture :func:`built_book` builds the book once, on one worker.
+
+=================================  ===========================================================
+test                               fails when
+=================================  ===========================================================
+test_book_builds_cleanly           the strict build (``--all -W -n --keep-going``) fails or warns
+test_every_toc_page_is_built       a page of ``_toc.yml`` has no HTML page
+test_no_request_leaves_the_machine a built page loads a script, style or font from another host
+test_chapter_anatomy               a numbered chapter lacks learning objectives, a summary, exercises,
+                                   a dropdown solution per exercise (source check, no build needed)
+test_every_chapter_runs_fast       the execution-status table misses a chapter, shows a failure,
+                                   or a chapter took 60 s or more to execute
+test_every_chapter_offers_ipynb    a chapter's download menu has no ``.ipynb`` or it is not the
+                                   chapter's notebook
+test_pages_in_a_real_browser       in headless Chromium, on any page of the toc: math is not
+                                   typeset (or MathJax reports a TeX error, or raw ``\\(`` is left),
+                                   an image does not load or has no alt text, a figure / theorem /
+                                   exercise is unnumbered, the console shows an error, a resource
+                                   answers >= 400, or any request goes to another host
+test_glued_numbers_reproduce       re-executing a sample of chapters gives a glued ``text/plain``
+                                   value different from the build's
+=================================  ===========================================================
+"""
 from __future__ import annotations
 
+import json
+import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
+import time
+import urllib.request
 
 import pytest
+import yaml
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import browser  # noqa: E402  (helper module next to this file, not collected)
+
+# BOOK_ROOT: check another copy of the book (e.g. a scratch book while developing these tests)
+ROOT = pathlib.Path(os.environ.get("BOOK_ROOT") or pathlib.Path(__file__).resolve().parents[1]).resolve()
 HTML = ROOT / "_build" / "html"
+EXECUTED = ROOT / "_build" / "jupyter_execute"
+CHAPTER_TIME_LIMIT_S = 60.0
+REPRO_BUDGET_S = float(os.environ.get("BOOK_REPRO_BUDGET_S", "25"))  # run time of the re-executed sample
+
+# Sphinx's own diagnostics; not e.g. "[IPKernelApp] WARNING | Kernel is running over TCP ..."
+# which ipykernel >= 7 prints to stderr on every kernel start (harmless, not a Sphinx warning).
+SPHINX_PROBLEM = re.compile(r"\b(WARNING|ERROR|CRITICAL|SEVERE):")
 
 
+# ---------------------------------------------------------------------------------------------
+# the table of contents
+# ---------------------------------------------------------------------------------------------
+def _toc() -> dict:
+    return yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+
+
+def toc_pages() -> list[str]:
+    """Every page of the book, in reading order (docnames without suffix)."""
+    toc = _toc()
+    pages = [toc["root"]]
+    for part in toc.get("parts", [{"chapters": toc.get("chapters", [])}]):
+        for chapter in part.get("chapters", []):
+            pages.append(chapter["file"])
+            pages.extend(section["file"] for section in chapter.get("sections", []))
+    return [re.sub(r"\.(md|ipynb)$", "", p) for p in pages]
+
+
+def numbered_chapters() -> list[str]:
+    """Pages in the numbered parts of the toc: the chapters a course is made of."""
+    toc = _toc()
+    return [
+        re.sub(r"\.(md|ipynb)$", "", chapter["file"])
+        for part in toc.get("parts", [])
+        if part.get("numbered")
+        for chapter in part.get("chapters", [])
+    ]
+
+
+def is_notebook(page: str) -> bool:
+    path = ROOT / f"{page}.md"
+    return path.is_file() and "kernelspec:" in path.read_text(encoding="utf-8")[:2000]
+
+
+def kernel_env() -> dict[str, str]:
+    """The environment for the build and its kernels: this one without ``MPLBACKEND``.
+
+    The root conftest sets ``MPLBACKEND=Agg`` for the test process; inherited by the build's kernels,
+    it would switch off matplotlib's inline backend, every glued figure would become the text
+    ``<Figure size ...>`` and the execution cache would keep those outputs for later builds.
+    """
+    env = dict(os.environ)
+    env.pop("MPLBACKEND", None)
+    return env
+
+
+# ---------------------------------------------------------------------------------------------
+# the build
+# ---------------------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def built_book() -> pathlib.Path:
     """Build the book once per session with the flags of ``make book``; return the HTML folder."""
     jb = shutil.which("jupyter-book", path=str(pathlib.Path(sys.executable).parent))
     assert jb, "jupyter-book is not installed in this environment (run `make setup`)"
+    start = time.perf_counter()
     proc = subprocess.run(
         [jb, "build", str(ROOT), "--all", "-W", "-n", "--keep-going"],
         capture_output=True,
         text=True,
         timeout=1800,
+        env=kernel_env(),
     )
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, f"book build failed (rc={proc.returncode}):\n{log[-6000:]}"
-    assert "WARNING" not in log, f"book build emitted warnings:\n{log[-6000:]}"
+    problems = [line for line in log.splitlines() if SPHINX_PROBLEM.search(line)]
+    assert not problems, "book build emitted warnings:\n" + "\n".join(problems[:50])
+    print(f"book built in {time.perf_counter() - start:.1f} s")
     return HTML
 
 
 @pytest.mark.book
+def test_book_builds_cleanly(built_book: pathlib.Path) -> None:
+    assert (built_book / "index.html").is_file()
+
+
+@pytest.mark.book
 def test_every_toc_page_is_built(built_book: pathlib.Path) -> None:
-    toc = (ROOT / "_toc.yml").read_text()
-    pages = [line.split("file:")[1].strip() for line in toc.splitlines() if "file:" in line]
-    pages.append(toc.split("root:")[1].split()[0])
-    for page in pages:
-        assert (built_book / f"{page}.html").is_file(), f"{page}.html missing from the built book"
+    missing = [page for page in toc_pages() if not (built_book / f"{page}.html").is_file()]
+    assert not missing, f"pages of _toc.yml missing from the built book: {missing}"
 
 
 @pytest.mark.book
 def test_no_request_leaves_the_machine(built_book: pathlib.Path) -> None:
-    """MathJax is served locally; no page loads a script or stylesheet from another host."""
+    """MathJax is served locally; no page loads a script, style or font from another host."""
     assert (built_book / "_static" / "mathjax" / "tex-chtml.js").is_file()
     for page in built_book.rglob("*.html"):
         text = page.read_text(encoding="utf-8")
-        for attr in ("src=\"http", "href=\"http"):
+        for attr in ('src="http', 'href="http', 'src="//', 'href="//'):
             for chunk in text.split(attr)[1:]:
-                url = "http" + chunk.split('"', 1)[0]
+                url = attr.split('"')[1] + chunk.split('"', 1)[0]
                 # plain hyperlinks a reader may click are fine; loaded resources are not
                 assert not url.endswith((".js", ".css", ".woff", ".woff2")), f"{page.name} loads {url}"
+        assert "THEBE_JS_URL" not in text, f"{page.name} still carries sphinx-thebe's remote script"
+
+
+# ---------------------------------------------------------------------------------------------
+# anatomy of a chapter (from the MyST source: fast, no build)
+# ---------------------------------------------------------------------------------------------
+def _markdown_parser():
+    from markdown_it import MarkdownIt
+    from mdit_py_plugins.colon_fence import colon_fence_plugin
+    from mdit_py_plugins.front_matter import front_matter_plugin
+
+    return MarkdownIt("commonmark").use(front_matter_plugin).use(colon_fence_plugin)
+
+
+def _directives(text: str, parser=None) -> list[tuple[str, str, dict[str, str]]]:
+    """(name, argument, options) of every MyST directive, nested ones included."""
+    parser = parser or _markdown_parser()
+    found = []
+    for token in parser.parse(text):
+        m = re.match(r"^\{([\w:.-]+)\}\s*(.*)$", token.info.strip()) if token.type in ("fence", "colon_fence") else None
+        if not m:
+            continue
+        options, body = {}, []
+        lines = token.content.splitlines()
+        while lines and re.match(r"^:[\w-]+:", lines[0]):
+            key, _, value = lines.pop(0)[1:].partition(":")
+            options[key.strip()] = value.strip()
+        body = "\n".join(lines)
+        found.append((m.group(1), m.group(2).strip(), options))
+        found.extend(_directives(body, parser))
+    return found
+
+
+def _headings(text: str, level: int = 2) -> list[str]:
+    tokens = _markdown_parser().parse(text)
+    return [tokens[i + 1].content.strip() for i, t in enumerate(tokens) if t.type == "heading_open" and t.tag == f"h{level}"]
+
+
+def chapter_anatomy(page: str) -> list[str]:
+    """What a numbered chapter lacks of the course anatomy (CONTRIBUTING.md); empty when complete."""
+    text = (ROOT / f"{page}.md").read_text(encoding="utf-8")
+    directives = _directives(text)
+    h2 = [h.lower() for h in _headings(text)]
+    problems = []
+    if not any(name == "admonition" and "learning objectives" in arg.lower() for name, arg, _ in directives):
+        problems.append("no `{admonition} Learning objectives` box")
+    if "summary" not in h2:
+        problems.append("no `## Summary` section")
+    if "exercises" not in h2:
+        problems.append("no `## Exercises` section")
+    exercises = [opts.get("label") for name, _, opts in directives if name == "exercise"]
+    solutions = {arg: opts for name, arg, opts in directives if name == "solution"}
+    if not exercises:
+        problems.append("no `{exercise}`")
+    for label in exercises:
+        if not label:
+            problems.append("an `{exercise}` without `:label:`")
+        elif label not in solutions:
+            problems.append(f"exercise {label!r} has no `{{solution}} {label}`")
+        elif "dropdown" not in solutions[label].get("class", ""):
+            problems.append(f"the solution of {label!r} is not `:class: dropdown`")
+    for name, arg, opts in directives:
+        if name == "glue:figure":
+            for key in ("name", "alt"):
+                if not opts.get(key):
+                    problems.append(f"`{{glue:figure}} {arg}` has no `:{key}:`")
+    return problems
+
+
+@pytest.mark.parametrize("page", numbered_chapters())
+def test_chapter_anatomy(page: str) -> None:
+    problems = chapter_anatomy(page)
+    assert not problems, f"{page}.md is not yet a complete course chapter: " + "; ".join(problems)
+
+
+def test_anatomy_check_can_fail() -> None:
+    """The anatomy check itself: a chapter with a bare exercise is caught."""
+    text = "# T\n\n```{exercise}\n:label: ex-x\nDo.\n```\n\n```{solution} ex-x\nDone.\n```\n"
+    names = [(n, a, o) for n, a, o in _directives(text)]
+    assert names == [("exercise", "", {"label": "ex-x"}), ("solution", "ex-x", {})]
+    nested = ":::{admonition} Learning objectives\n```{exercise}\n:label: ex-y\nIn.\n```\n:::\n"
+    assert [n for n, _, _ in _directives(nested)] == ["admonition", "exercise"]
+
+
+# ---------------------------------------------------------------------------------------------
+# execution status and notebooks
+# ---------------------------------------------------------------------------------------------
+def execution_table(html: pathlib.Path) -> dict[str, tuple[float, str]]:
+    """{docname: (run time in s, status)} from the execution-status page (MyST-NB's nb-exec-table)."""
+    text = (html / "chapters" / "execution_status.html").read_text(encoding="utf-8")
+    rows = {}
+    for row in re.findall(r"<tr[^>]*>(.*?)</tr>", text, flags=re.S):
+        cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S)]
+        if len(cells) == 5:
+            doc, _modified, _method, runtime, status = cells
+            rows[doc] = (float(runtime) if runtime else float("nan"), status)
+    return rows
+
+
+@pytest.mark.book
+def test_every_chapter_runs_fast(built_book: pathlib.Path) -> None:
+    table = execution_table(built_book)
+    notebooks = [p for p in toc_pages() if is_notebook(p)]
+    assert notebooks, "no executable chapter found"
+    report = {p: table.get(p) for p in notebooks}
+    print("execution times (s):", {p: r[0] for p, r in report.items() if r})
+    missing = [p for p, r in report.items() if r is None]
+    assert not missing, f"chapters missing from the execution-status table: {missing}"
+    failed = [p for p, (_, status) in report.items() if status != "✅"]
+    assert not failed, f"chapters whose execution failed: {failed}"
+    slow = {p: t for p, (t, _) in report.items() if not t < CHAPTER_TIME_LIMIT_S}
+    assert not slow, f"chapters executing in {CHAPTER_TIME_LIMIT_S:.0f} s or more: {slow}"
+
+
+def _code_cells(nb: dict) -> list[str]:
+    return ["".join(c["source"]).strip() for c in nb["cells"] if c["cell_type"] == "code"]
+
+
+@pytest.mark.book
+def test_every_chapter_offers_ipynb(built_book: pathlib.Path) -> None:
+    import jupytext
+
+    for page in (p for p in toc_pages() if is_notebook(p)):
+        html = (built_book / f"{page}.html").read_text(encoding="utf-8")
+        href = f"_sources/{page}.ipynb"
+        assert href in html, f"{page}.html: no .ipynb in the download menu"
+        nb = json.loads((built_book / href).read_text(encoding="utf-8"))
+        assert nb["nbformat"] == 4 and nb["metadata"]["kernelspec"]["name"] == "python3"
+        source = jupytext.read(ROOT / f"{page}.md")
+        expected = ["".join(c["source"]).strip() for c in source["cells"] if c["cell_type"] == "code"]
+        assert _code_cells(nb) == expected, f"{href} is not the notebook of {page}.md"
+
+
+# ---------------------------------------------------------------------------------------------
+# a real browser
+# ---------------------------------------------------------------------------------------------
+#: Resolves when MathJax has typeset the page and every image has loaded or failed.
+SETTLE_JS = r"""(async () => {
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
+  await Promise.all(Array.from(document.images).map(
+    i => i.complete ? 0 : new Promise(r => { i.onload = i.onerror = r; })));
+  return true;
+})()"""
+
+#: Facts about the rendered page that the test asserts on.
+FACTS_JS = r"""(() => {
+  const raw = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n; (n = walker.nextNode()); ) {
+    const p = n.parentElement;
+    if (!p || p.closest('pre, code, script, style, textarea, mjx-container, .highlight')) continue;
+    if (/\\\(|\\\[|\$\$|\\begin\{/.test(n.nodeValue)) raw.push(n.nodeValue.trim().slice(0, 100));
+  }
+  const math = Array.from(document.querySelectorAll('span.math, div.math'));
+  const numbered = sel => Array.from(document.querySelectorAll(sel))
+      .filter(e => !e.querySelector('.caption-number')).map(e => e.id || e.textContent.trim().slice(0, 60));
+  return {
+    title: document.title,
+    math: math.length,
+    typeset: document.querySelectorAll('mjx-container').length,
+    untypeset: math.filter(e => !e.querySelector('mjx-container')).map(e => e.textContent.slice(0, 100)),
+    // TeX errors: <merror> (e.g. a missing brace) or an undefined macro, which MathJax's
+    // noundefined package renders as red text instead of failing
+    texErrors: (window.MathJax && MathJax.startup && MathJax.startup.document
+        ? Array.from(MathJax.startup.document.math).map(m => MathJax.startup.toMML(m.root)) : [])
+      .filter(s => /<merror|<mtext mathcolor="red">\\/.test(s)).map(s => s.replace(/\s+/g, ' ').slice(0, 160)),
+    rawTex: raw,
+    images: Array.from(document.images).map(i => ({
+      src: i.getAttribute('src'), loaded: i.complete && i.naturalWidth > 0, alt: (i.getAttribute('alt') || '').trim()})),
+    // a figure that did not become an image (e.g. a matplotlib figure glued as text)
+    figuresWithoutImage: Array.from(document.querySelectorAll('figure'))
+      .filter(f => !f.querySelector('img')).map(f => f.id || f.textContent.trim().slice(0, 60)),
+    figureAsText: Array.from(document.querySelectorAll('.output, .cell_output'))
+      .filter(o => /<Figure size \d+x\d+/.test(o.textContent)).length,
+    unnumbered: numbered('figure, div.proof.theorem, div.proof.lemma, div.proof.proposition, div.proof.corollary, div.proof.definition, div.exercise'),
+    ipynb: Array.from(document.querySelectorAll('a[href$=".ipynb"]')).map(a => a.href),
+  };
+})()"""
+
+
+@pytest.mark.book
+def test_pages_in_a_real_browser(built_book: pathlib.Path) -> None:
+    try:
+        binary = browser.find_chromium(install=True)
+    except RuntimeError as err:
+        pytest.fail(f"headless Chromium is needed for this test and is not available: {err}")
+    problems: dict[str, list[str]] = {}
+    start = time.perf_counter()
+    with browser.LocalSite(built_book) as site, browser.Chromium(binary) as chromium:
+        for page in toc_pages():
+            report = chromium.visit(f"{site.origin}/{page}.html", FACTS_JS, SETTLE_JS)
+            facts, found = report.dom, []
+            if facts["math"] and not facts["typeset"]:
+                found.append(f"math not typeset: {facts['math']} math elements, no mjx-container")
+            found += [f"math left untypeset: {m!r}" for m in facts["untypeset"]]
+            found += [f"MathJax TeX error: {m!r}" for m in facts["texErrors"]]
+            found += [f"raw TeX in the text: {m!r}" for m in facts["rawTex"]]
+            found += [f"image did not load: {i['src']}" for i in facts["images"] if not i["loaded"]]
+            # docutils fills a missing :alt: with the image's path: that is no alt text either
+            found += [
+                f"image without alt text: {i['src']}"
+                for i in facts["images"]
+                if not i["alt"] or i["alt"] == i["src"] or re.search(r"\.(png|jpe?g|svg|gif|webp)$", i["alt"], re.I)
+            ]
+            found += [f"figure without an image: {f!r}" for f in facts["figuresWithoutImage"]]
+            if facts["figureAsText"]:
+                found.append(f"{facts['figureAsText']} matplotlib figure(s) shown as text, not as an image")
+            found += [f"unnumbered figure/theorem/exercise: {u!r}" for u in facts["unnumbered"]]
+            found += [f"console error: {e}" for e in report.console_errors]
+            found += [f"failed request: {r}" for r in report.failed_responses]
+            found += [
+                f"request leaves the machine: {url}"
+                for url in report.requests
+                if not url.startswith((site.origin + "/", "data:", "blob:", "about:"))
+            ]
+            if is_notebook(page):
+                if not facts["ipynb"]:
+                    found.append("no .ipynb download link")
+                for url in facts["ipynb"]:
+                    with urllib.request.urlopen(url, timeout=10) as response:  # 127.0.0.1 only
+                        if json.loads(response.read())["nbformat"] != 4:
+                            found.append(f"{url} is not a notebook")
+            if found:
+                problems[page] = found
+    elapsed = time.perf_counter() - start
+    print(f"browser checked {len(toc_pages())} pages in {elapsed:.1f} s")
+    assert not problems, "problems seen in the browser:\n" + "\n".join(
+        f"  {page}: {p}" for page, items in problems.items() for p in items
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# reproducibility
+# ---------------------------------------------------------------------------------------------
+def glued_text(nb: dict) -> dict[str, str]:
+    """{glue key: text/plain value} of an executed notebook."""
+    values = {}
+    for cell in nb["cells"]:
+        for out in cell.get("outputs", []):
+            scrapbook = out.get("metadata", {}).get("scrapbook", {})
+            key = scrapbook.get("mime_prefix", "") + "text/plain"  # glue(..., display=False) prefixes
+            if scrapbook.get("name") and key in out.get("data", {}):
+                values[scrapbook["name"]] = "".join(out["data"][key])
+    return values
+
+
+def execute_fresh(page: str) -> dict:
+    """Execute a chapter's source anew in a python3 kernel (cwd: the chapter's folder, as in the build)."""
+    import jupytext
+    import nbclient
+
+    path = ROOT / f"{page}.md"
+    nb = jupytext.read(path)
+    client = nbclient.NotebookClient(
+        nb, kernel_name="python3", timeout=300, resources={"metadata": {"path": str(path.parent)}}
+    )
+    client.execute(env=kernel_env())
+    return nb
+
+
+@pytest.mark.book
+def test_glued_numbers_reproduce(built_book: pathlib.Path) -> None:
+    """Every glued text/plain value of a sample of chapters equals the build's, to the last digit.
+
+    The sample: the chapters with glued values, cheapest first, until their recorded run times
+    add up to ``BOOK_REPRO_BUDGET_S`` (25 s; at least two chapters). ``BOOK_REPRO_ALL=1`` checks all.
+    """
+    table = execution_table(built_book)
+    candidates = []
+    for page in toc_pages():
+        glue_file = EXECUTED / f"{page}.glue.json"
+        if is_notebook(page) and glue_file.is_file():
+            built = {k: "".join(v["data"]["text/plain"]) for k, v in json.loads(glue_file.read_text()).items()
+                     if "text/plain" in v.get("data", {})}
+            if built:
+                candidates.append((table.get(page, (float("inf"), ""))[0], page, built))
+    assert candidates, "no chapter glues any value"
+    candidates.sort(key=lambda c: c[0])
+    sample, spent = [], 0.0
+    for runtime, page, built in candidates:
+        if os.environ.get("BOOK_REPRO_ALL") or len(sample) < 2 or spent + runtime <= REPRO_BUDGET_S:
+            sample.append((page, built))
+            spent += runtime
+    differences = []
+    for page, built in sample:
+        fresh = glued_text(execute_fresh(page))
+        assert set(fresh) == set(built), f"{page}: glue keys differ: {sorted(set(fresh) ^ set(built))}"
+        differences += [f"{page} {k}: build {built[k]!r} vs fresh {fresh[k]!r}" for k in built if fresh[k] != built[k]]
+    print(f"reproduced {sum(len(b) for _, b in sample)} glued values of {[p for p, _ in sample]}")
+    assert not differences, "glued values differ between the build and a fresh execution:\n" + "\n".join(differences)
