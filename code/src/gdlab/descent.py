@@ -6,12 +6,18 @@ r"""Gradient descent :math:`w_{t+1} = G_\eta(w_t) = w_t - \eta \nabla f(w_t)`, b
   and returns the asymptotic gradient norm of every run with a divergence mask.
 * :func:`critical_step_size` is :math:`\eta^* = 2 / \min_{\mathcal M} \lambda_{\max}`.
 
-Divergence (overflow, NaN, or parameters beyond ``blowup``) is detected every
-``check_every`` steps; diverged runs are frozen, masked and reported, and no
-floating-point warning leaks out.
+Divergence (overflow, NaN, or parameters beyond ``blowup``) is detected (every step in
+:func:`run`, every ``check_every`` steps in :func:`sweep`); diverged runs are frozen, masked and
+reported, and no floating-point warning leaks out.
+
+``run`` and ``sweep`` perform the same floating-point operations on every non-diverged run, so
+they agree bit for bit on the objectives with a native parameter-major gradient
+(:class:`~gdlab.objectives.DeepScalarLinear`, :class:`~gdlab.objectives.Polynomial1D`) and to
+rounding (BLAS summation order) on the others.
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +33,7 @@ def critical_step_size(objective: Objective) -> float:
     r"""Critical step size :math:`\eta^* = 2 / \min_{w \in \mathcal M} \lambda_{\max}(\nabla^2 f(w))`.
 
     Above it every global minimiser is a linearly unstable fixed point of the GD map.
+    Raises ``NotImplementedError`` where the objective has no proved ``min_sharpness``.
 
     >>> from gdlab.objectives import DeepScalarLinear
     >>> critical_step_size(DeepScalarLinear(depth=5, target=1.0))
@@ -39,10 +46,19 @@ def gd_map(objective: Objective, w: ArrayLike, step_size: ArrayLike) -> Array:
     r"""One GD step :math:`G_\eta(w) = w - \eta \nabla f(w)`.
 
     ``w`` has shape ``(..., n_params)``; ``step_size`` is a scalar or broadcasts against ``w.shape[:-1]``.
+
+    >>> from gdlab.objectives import Quadratic
+    >>> gd_map(Quadratic(np.eye(2)), np.array([1.0, -2.0]), 0.25).tolist()
+    [0.75, -1.5]
     """
     eta = _checks.positive_finite(step_size, "step_size")
-    w = np.asarray(w, dtype=np.float64)
-    return w - eta[..., None] * objective.grad(w)
+    w = objective._params(w)
+    try:
+        np.broadcast_shapes(eta.shape, w.shape[:-1])
+    except ValueError:
+        raise ValueError(f"step_size of shape {eta.shape} does not broadcast to the batch shape {w.shape[:-1]}") from None
+    with np.errstate(all="ignore"):
+        return w - eta[..., None] * objective.grad(w)
 
 
 @dataclass(frozen=True)
@@ -68,9 +84,17 @@ class Trajectory:
     diverged: NDArray[np.bool_]
 
 
-def _blown_up(w: Array, blowup: float) -> NDArray[np.bool_]:
+def _blown_up(w: Array, blowup: float, axis: int = -1) -> NDArray[np.bool_]:
     with np.errstate(invalid="ignore"):
-        return ~np.all(np.abs(w) < blowup, axis=-1)
+        return ~np.all(np.abs(w) < blowup, axis=axis)
+
+
+def _step_sizes_for_batch(step_size: ArrayLike, batch: tuple[int, ...], name: str = "step_size") -> Array:
+    eta = _checks.positive_finite(step_size, name)
+    try:
+        return np.broadcast_to(eta, batch)
+    except ValueError:
+        raise ValueError(f"{name} of shape {eta.shape} does not broadcast to the batch shape {batch} of w0") from None
 
 
 def run(
@@ -81,68 +105,70 @@ def run(
     *,
     record_every: int = 1,
     sharpness_every: int | None = None,
+    sharpness_method: str = "auto",
     keep_params: bool = True,
     blowup: float = 1e8,
 ) -> Trajectory:
     r"""Iterate GD from ``w0`` (shape ``(..., n_params)``) for ``steps`` steps.
 
     Records loss and :math:`\|\nabla f\|` at steps ``0, record_every, ...`` (and the last step),
-    the parameters if ``keep_params``, and the sharpness every ``sharpness_every`` steps.
-    ``step_size`` is a scalar or broadcasts against the batch shape ``w0.shape[:-1]``.
-    A run whose parameters leave ``|w_i| < blowup`` or become non-finite is frozen and
-    flagged in ``diverged``; its later records are NaN.
+    the parameters if ``keep_params``, and the sharpness every ``sharpness_every`` steps (with
+    :func:`gdlab.curvature.top_eigenpair`, ``method=sharpness_method``, warm-started from the
+    previous eigenvector). ``step_size`` is a scalar or broadcasts against the batch shape
+    ``w0.shape[:-1]``. A run whose parameters leave ``|w_i| < blowup`` or become non-finite is
+    frozen and flagged in ``diverged``; its later records are NaN.
 
     >>> from gdlab.objectives import Quadratic
     >>> traj = run(Quadratic(np.eye(1)), np.array([1.0]), 0.5, steps=3)
     >>> traj.params[:, 0].tolist()
     [1.0, 0.5, 0.25, 0.125]
     """
+    from .curvature import top_eigenpair
+
     steps = _checks.positive_int(steps, "steps", minimum=0)
     record_every = _checks.positive_int(record_every, "record_every")
     if sharpness_every is not None:
         sharpness_every = _checks.positive_int(sharpness_every, "sharpness_every")
-    eta = _checks.positive_finite(step_size, "step_size")
+    blowup = float(_checks.positive_finite(blowup, "blowup"))
     w = objective._params(w0, "w0").copy()
+    if not np.all(np.isfinite(w)):
+        raise ValueError("w0 must contain only finite values")
     batch = w.shape[:-1]
-    try:
-        eta = np.broadcast_to(eta, batch)[..., None]
-    except ValueError:
-        raise ValueError(f"step_size of shape {np.shape(step_size)} does not broadcast to the batch shape {batch} of w0") from None
+    eta = _step_sizes_for_batch(step_size, batch)[..., None]
 
-    record = sorted(set(range(0, steps + 1, record_every)) | {steps})
-    sharp_at = [] if sharpness_every is None else sorted(set(range(0, steps + 1, sharpness_every)) | {steps})
+    record = set(range(0, steps + 1, record_every)) | {steps}
+    sharp_at = set() if sharpness_every is None else set(range(0, steps + 1, sharpness_every)) | {steps}
     losses, norms, kept, sharp = [], [], [], []
     diverged = _blown_up(w, blowup)
-
-    from .curvature import sharpness as _sharpness
+    vec = None
 
     with np.errstate(all="ignore"):
         for t in range(steps + 1):
             g = objective.grad(w)
-            if t in record or (sharp_at and t in sharp_at):
-                bad = diverged[..., None]
-                if t in record:
-                    losses.append(np.where(diverged, np.nan, objective.loss(w)))
-                    norms.append(np.where(diverged, np.nan, np.linalg.norm(g, axis=-1)))
-                    if keep_params:
-                        kept.append(np.where(bad, np.nan, w))
-                if sharp_at and t in sharp_at:
-                    safe = np.where(bad, 0.0, w)
-                    sharp.append(np.where(diverged, np.nan, _sharpness(objective, safe)))
+            if t in record:
+                losses.append(np.where(diverged, np.nan, objective.loss(w)))
+                norms.append(np.where(diverged, np.nan, np.sqrt(np.einsum("...i,...i->...", g, g))))
+                if keep_params:
+                    kept.append(np.where(diverged[..., None], np.nan, w))
+            if t in sharp_at:
+                safe = np.where(diverged[..., None], 0.0, w)
+                pair = top_eigenpair(objective, safe, method=sharpness_method, v0=vec)
+                vec = np.where(np.isfinite(pair.vector), pair.vector, 1.0)
+                sharp.append(np.where(diverged, np.nan, pair.value))
             if t == steps:
                 break
             w = w - eta * g
             newly = _blown_up(w, blowup) & ~diverged
             if newly.any():
                 diverged = diverged | newly
-            w = np.where(diverged[..., None], 0.0, w)
+                w = np.where(diverged[..., None], 0.0, w)
     return Trajectory(
-        steps=np.asarray(record, dtype=np.int64),
+        steps=np.asarray(sorted(record), dtype=np.int64),
         loss=np.stack(losses),
         grad_norm=np.stack(norms),
         params=np.stack(kept) if keep_params else None,
         sharpness=np.stack(sharp) if sharp_at else None,
-        sharpness_steps=np.asarray(sharp_at, dtype=np.int64) if sharp_at else None,
+        sharpness_steps=np.asarray(sorted(sharp_at), dtype=np.int64) if sharp_at else None,
         diverged=diverged,
     )
 
@@ -160,6 +186,9 @@ class SweepResult:
         diverged: ``(n_eta, n_init)`` bool mask.
         steps: number of GD steps run.
         tail: number of final steps averaged.
+        last_params: ``(keep_last, n_eta, n_init, n_params)``, the iterates
+            :math:`w_{T-\\text{keep\\_last}+1}, \\dots, w_T` (oldest first; the last equals
+            ``final_params``), NaN where diverged; ``None`` when ``keep_last=0``.
     """
 
     step_sizes: Array
@@ -169,6 +198,7 @@ class SweepResult:
     diverged: NDArray[np.bool_]
     steps: int
     tail: int
+    last_params: Array | None = None
 
     @property
     def diverged_fraction(self) -> Array:
@@ -181,6 +211,19 @@ class SweepResult:
             return ~self.diverged & (self.grad_norm < tol)
 
 
+def _default_chunk(objective: Objective, total: int) -> int:
+    if objective._fast_T:
+        return 8192  # parameter-major chunks of this many runs stay in the L2 cache
+    return max(1, min(total, 2**21 // max(1, objective.n_params)))
+
+
+def _show_progress(progress: bool | None, work: int) -> bool:
+    if progress is not None:
+        return bool(progress)
+    stream = sys.stderr
+    return work >= 5 * 10**8 and hasattr(stream, "isatty") and stream.isatty()
+
+
 def sweep(
     objective: Objective,
     step_sizes: ArrayLike,
@@ -190,15 +233,25 @@ def sweep(
     tail: int = 100,
     check_every: int = 100,
     blowup: float = 1e8,
-    progress: bool = False,
+    progress: bool | None = False,
+    keep_last: int = 2,
+    chunk_size: int | None = None,
 ) -> SweepResult:
     r"""Run GD for every pair (step size, initialisation) as one vectorised computation.
 
-    ``step_sizes`` has shape ``(n_eta,)`` and ``inits`` shape ``(n_init, n_params)``; the state is an
-    array ``(n_eta, n_init, n_params)`` updated in place.  The asymptotic gradient norm is the mean of
-    :math:`\|\nabla f(w_t)\|` over the last ``tail`` steps (averaging over a whole number of periods
-    of a 2-cycle when ``tail`` is even).  Runs that overflow or leave ``|w_i| < blowup`` are frozen and
-    masked.  ``progress=True`` shows a tqdm bar.
+    ``step_sizes`` has shape ``(n_eta,)`` and ``inits`` shape ``(n_init, n_params)``; run
+    ``(i, j)`` starts at ``inits[j]`` with step ``step_sizes[i]``. The asymptotic gradient norm is the
+    mean of :math:`\|\nabla f(w_t)\|` over the last ``tail`` steps (averaging over a whole number of
+    periods of a 2-cycle when ``tail`` is even). Every ``check_every`` steps, runs that overflowed or
+    left ``|w_i| < blowup`` are marked diverged and dropped from the computation (their outputs are
+    NaN). ``keep_last`` final iterates are returned in ``last_params`` (for period-2 detection, see
+    :func:`gdlab.dynamics.classify_runs`).
+
+    Implementation: the runs are processed in chunks of ``chunk_size`` columns; objectives with a
+    native parameter-major gradient (``_fast_T``) keep each chunk as a contiguous
+    ``(n_params, chunk)`` array updated in place with ``out=`` buffers, so one GD step is a handful of
+    cache-resident ufunc calls. ``progress=True`` shows a tqdm bar; ``None`` shows it only for large
+    sweeps on an interactive terminal (never in tests or notebooks); ``False`` (default) never.
 
     >>> from gdlab.objectives import DeepScalarLinear
     >>> res = sweep(DeepScalarLinear(2), [0.5, 1.2], np.array([[0.9, 1.2]]), steps=2000)
@@ -214,44 +267,110 @@ def sweep(
     steps = _checks.positive_int(steps, "steps")
     tail = _checks.positive_int(tail, "tail")
     check_every = _checks.positive_int(check_every, "check_every")
+    keep_last = _checks.positive_int(keep_last, "keep_last", minimum=0)
+    blowup = float(_checks.positive_finite(blowup, "blowup"))
     if tail > steps:
         raise ValueError(f"tail must be at most steps={steps}, got {tail}")
+    if keep_last > steps + 1:
+        raise ValueError(f"keep_last must be at most steps + 1={steps + 1}, got {keep_last}")
+    n_eta, n_init, n = etas.size, inits.shape[0], objective.n_params
+    total = n_eta * n_init
+    chunk = _default_chunk(objective, total) if chunk_size is None else _checks.positive_int(chunk_size, "chunk_size")
 
-    n_eta, n_init = etas.size, inits.shape[0]
-    w = np.broadcast_to(inits, (n_eta, n_init, objective.n_params)).copy()
-    eta = etas[:, None, None]
-    diverged = np.zeros((n_eta, n_init), dtype=bool)
-    norm_sum = np.zeros((n_eta, n_init))
+    # outputs over the flat run index k = i * n_init + j, parameter-major
+    final = np.zeros((n, total))
+    last = np.full((keep_last, n, total), np.nan) if keep_last else None
+    norm_sum = np.zeros(total)
+    diverged = np.zeros(total, dtype=bool)
+    eta_flat = np.repeat(etas, n_init)
+    init_T = np.ascontiguousarray(inits.T)
+
     bar = None
-    if progress:
+    if _show_progress(progress, total * steps * n):
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=steps, desc="GD sweep", unit="step")
+        bar = tqdm(total=total * steps, desc="GD sweep", unit="run-step", unit_scale=True)
 
     with np.errstate(all="ignore"):
-        for t in range(steps):
-            g = objective.grad(w)
-            if t >= steps - tail:
-                norm_sum += np.sqrt(np.einsum("...i,...i->...", g, g))
-            g *= eta
-            w -= g
-            if (t + 1) % check_every == 0 or t == steps - 1:
-                newly = _blown_up(w, blowup) & ~diverged
-                if newly.any():
-                    diverged |= newly
-                    w[diverged] = 0.0
-                if bar is not None:
-                    bar.update((t + 1) - bar.n)
-        final_loss = objective.loss(w)
+        for lo in range(0, total, chunk):
+            hi = min(total, lo + chunk)
+            idx = np.arange(lo, hi)
+            wT = init_T[:, idx % n_init].copy()
+            _sweep_chunk(objective, wT, eta_flat[lo:hi], idx, steps, tail, check_every, blowup, keep_last,
+                         final, last, norm_sum, diverged, bar)
+        final_P = np.ascontiguousarray(final.T).reshape(n_eta, n_init, n)
+        final_loss = objective.loss(np.where(diverged.reshape(n_eta, n_init)[..., None], 0.0, final_P))
     if bar is not None:
         bar.close()
-    nan_out = np.where(diverged, np.nan, 1.0)
+    div = diverged.reshape(n_eta, n_init)
+    nan_out = np.where(div, np.nan, 1.0)
+    last_params = None
+    if last is not None:
+        last_params = np.moveaxis(last, 1, -1).reshape(keep_last, n_eta, n_init, n) * nan_out[..., None]
     return SweepResult(
         step_sizes=etas,
-        grad_norm=norm_sum / tail * nan_out,
+        grad_norm=norm_sum.reshape(n_eta, n_init) / tail * nan_out,
         final_loss=final_loss * nan_out,
-        final_params=w * nan_out[..., None],
-        diverged=diverged,
+        final_params=final_P * nan_out[..., None],
+        diverged=div,
         steps=steps,
         tail=tail,
+        last_params=last_params,
     )
+
+
+def _sweep_chunk(objective, wT, eta, idx, steps, tail, check_every, blowup, keep_last, final, last, norm_sum, diverged, bar):
+    """GD on one chunk of runs, in place; ``wT`` is ``(n_params, c)``, ``idx`` the runs' flat indices."""
+    fast = objective._fast_T
+    if fast:
+        state = wT  # (n, c), contiguous
+        g = np.empty_like(state)
+        grad = objective._grad_T
+        work: dict = {}
+        sq_axis = 0
+    else:
+        state = np.ascontiguousarray(wT.T)  # (c, n)
+        eta = eta[:, None]
+        sq_axis = 1
+    tail_start = steps - tail
+    last_start = steps - keep_last + 1  # iterates w_s with s >= last_start go to slot s - last_start
+    done = 0
+    if keep_last and last_start == 0:
+        _store(last, 0, state, idx, fast)
+    for t in range(steps):
+        if fast:
+            grad(state, out=g, work=work)
+        else:
+            g = objective.grad(state)
+        if t >= tail_start:
+            norm_sum[idx] += np.sqrt(np.einsum("ij,ij->j" if fast else "ij,ij->i", g, g))
+        g *= eta
+        state -= g
+        if keep_last and t + 1 >= last_start:
+            _store(last, t + 1 - last_start, state, idx, fast)
+        if (t + 1) % check_every == 0 or t == steps - 1:
+            bad = _blown_up(state, blowup, axis=sq_axis)
+            if bad.any():
+                diverged[idx[bad]] = True
+                keep = ~bad
+                idx = idx[keep]
+                if fast:
+                    state = np.ascontiguousarray(state[:, keep])
+                    g = np.empty_like(state)
+                    eta = eta[keep]
+                else:
+                    state = state[keep]
+                    eta = eta[keep]
+            if bar is not None:
+                bar.update(len(wT[0]) * (t + 1 - done))
+                done = t + 1
+        if idx.size == 0:
+            if bar is not None:
+                bar.update(len(wT[0]) * (steps - done))
+            break
+    if idx.size:
+        final[:, idx] = state if fast else state.T
+
+
+def _store(last: Array, slot: int, state: Array, idx: NDArray[np.int64], fast: bool) -> None:
+    last[slot][:, idx] = state if fast else state.T

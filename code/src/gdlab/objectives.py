@@ -71,7 +71,7 @@ class Objective(ABC):
     #: arithmetic equals that of :meth:`grad` (then :func:`gdlab.descent.sweep` uses it).
     _fast_T: bool = False
 
-    def _grad_T(self, wT: Array, out: Array | None = None) -> Array:
+    def _grad_T(self, wT: Array, out: Array | None = None, work: dict | None = None) -> Array:
         """Gradient in parameter-major layout ``(n_params, ...)`` (default: transpose and call ``grad``)."""
         g = np.moveaxis(self.grad(np.moveaxis(wT, 0, -1)), -1, 0)
         if out is None:
@@ -159,48 +159,62 @@ class DeepScalarLinear(Objective):
         suffix = np.cumprod(np.concatenate([ones, w[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
         return prefix * suffix
 
-    def _residual_and_loo_T(self, wT: Array) -> tuple[Array, list[Array]]:
-        r"""Residual :math:`P - y` and the leave-one-out products, parameter-major layout ``(L, ...)``.
+    def _products_T(self, wT: Array, work: dict | None = None) -> tuple[list, list, Array]:
+        r"""Prefix and suffix products and the residual, parameter-major layout ``(L, ...)``.
 
         The single definition of the floating-point arithmetic used by ``loss``, ``grad`` and the
         fast path of :func:`gdlab.descent.sweep`, so that ``sweep`` and ``run`` agree bit for bit:
         prefix :math:`p_i = (\cdots(w_0 w_1)\cdots) w_{i-1}`, suffix
-        :math:`s_i = (\cdots(w_{L-1} w_{L-2})\cdots) w_{i+1}`, :math:`P_{-i} = p_i s_i`,
-        :math:`P = p_{L-1} w_{L-1}`.
+        :math:`s_i = (\cdots(w_{L-1} w_{L-2})\cdots) w_{i+1}` (``None`` for an empty product),
+        residual :math:`r = p_{L-1} w_{L-1} - y`. ``work`` caches the buffers between calls.
         """
         L = self.depth
-        prefix: list[Array | None] = [None] * L  # None stands for the empty product 1
-        for i in range(1, L):
-            prefix[i] = wT[0] if i == 1 else prefix[i - 1] * wT[i - 1]
-        suffix: list[Array | None] = [None] * L
-        for i in range(L - 2, -1, -1):
-            suffix[i] = wT[L - 1] if i == L - 2 else suffix[i + 1] * wT[i + 1]
-        loo = []
-        for p, q in zip(prefix, suffix):
-            if p is None and q is None:
-                loo.append(np.ones_like(wT[0]))
-            elif p is None:
-                loo.append(q)
-            elif q is None:
-                loo.append(p)
+        shape = wT.shape[1:]
+        if work is None or work.get("shape") != shape:
+            fresh = {"shape": shape, "buf": [np.empty(shape) for _ in range(2 * L - 3)] if L > 2 else [], "r": np.empty(shape)}
+            if work is None:
+                work = fresh
             else:
-                loo.append(p * q)
-        product = wT[L - 1] if L == 1 else prefix[L - 1] * wT[L - 1]
-        return product - self.target, loo
+                work.clear()
+                work.update(fresh)
+        buf = iter(work["buf"])
+        pre: list = [None] * L
+        for i in range(1, L):
+            pre[i] = wT[0] if i == 1 else np.multiply(pre[i - 1], wT[i - 1], out=next(buf))
+        suf: list = [None] * L
+        for i in range(L - 2, -1, -1):
+            suf[i] = wT[L - 1] if i == L - 2 else np.multiply(suf[i + 1], wT[i + 1], out=next(buf))
+        r = work["r"]
+        if L == 1:
+            np.subtract(wT[0], self.target, out=r)
+        else:
+            np.multiply(pre[L - 1], wT[L - 1], out=r)
+            np.subtract(r, self.target, out=r)
+        return pre, suf, r
 
-    def _grad_T(self, wT: Array, out: Array | None = None) -> Array:
-        """Gradient in parameter-major layout: ``wT`` of shape ``(n_params, ...)`` -> same shape."""
-        residual, loo = self._residual_and_loo_T(wT)
+    def _grad_T(self, wT: Array, out: Array | None = None, work: dict | None = None) -> Array:
+        r"""Gradient :math:`r\,P_{-i}` in parameter-major layout: ``wT`` ``(n_params, ...)`` -> same shape.
+
+        :math:`P_{-i} = p_i s_i` is formed first, then multiplied by the residual.
+        """
+        pre, suf, r = self._products_T(wT, work)
         if out is None:
-            out = np.empty_like(wT)
-        for i in range(self.depth):
-            np.multiply(residual, loo[i], out=out[i, ...])
+            out = np.empty(wT.shape)
+        for i, (p, q) in enumerate(zip(pre, suf)):
+            oi = out[i, ...]
+            if p is None and q is None:
+                oi[...] = r
+            elif p is None or q is None:
+                np.multiply(q if p is None else p, r, out=oi)
+            else:
+                np.multiply(p, q, out=oi)
+                np.multiply(oi, r, out=oi)
         return out
 
     def loss(self, w: ArrayLike) -> Array:
         w = self._params(w)
-        residual, _ = self._residual_and_loo_T(np.moveaxis(w, -1, 0))
-        return 0.5 * residual**2
+        _, _, r = self._products_T(np.moveaxis(w, -1, 0))
+        return 0.5 * r**2
 
     def grad(self, w: ArrayLike) -> Array:
         w = self._params(w)
@@ -256,7 +270,7 @@ class Polynomial1D(Objective):
 
     _fast_T = True
 
-    def _grad_T(self, wT: Array, out: Array | None = None) -> Array:
+    def _grad_T(self, wT: Array, out: Array | None = None, work: dict | None = None) -> Array:
         g = self.d1(wT)
         if out is None:
             return g

@@ -1,0 +1,188 @@
+"""Tests of gdlab.descent: run/sweep agreement, divergence masking, recorded fields, validation."""
+from __future__ import annotations
+
+import importlib.util
+import pathlib
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gdlab import data
+from gdlab.descent import critical_step_size, gd_map, run, sweep
+from gdlab.objectives import MLP, DeepScalarLinear, LinearNetwork, Polynomial1D, Quadratic
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _run_grid(f, etas, inits, steps):
+    batch = np.broadcast_to(inits, (len(etas),) + inits.shape)
+    return run(f, batch, np.asarray(etas)[:, None], steps)
+
+
+@settings(max_examples=8)
+@given(seed=st.integers(0, 2**32 - 1), depth=st.integers(1, 5), chunk=st.integers(1, 40))
+def test_sweep_equals_run_bit_for_bit_on_scalar_networks(seed: int, depth: int, chunk: int) -> None:
+    rng = np.random.default_rng(seed)
+    f = DeepScalarLinear(depth, float(rng.uniform(0.5, 2.0)))
+    etas = np.sort(rng.uniform(0.01, 1.2 * critical_step_size(f), 6))
+    inits = rng.uniform(0.2, 1.6, (5, depth))
+    steps = 300
+    res = sweep(f, etas, inits, steps, tail=20, check_every=7, keep_last=3, chunk_size=chunk)
+    traj = _run_grid(f, etas, inits, steps)
+    ok = ~res.diverged & ~traj.diverged
+    np.testing.assert_array_equal(res.final_params[ok], traj.params[-1][ok])
+    np.testing.assert_array_equal(res.last_params[:, ok], traj.params[-3:][:, ok])
+    np.testing.assert_array_equal(res.final_loss[ok], traj.loss[-1][ok])
+    tail_mean = traj.grad_norm[-21:-1].mean(axis=0)
+    np.testing.assert_allclose(res.grad_norm[ok], tail_mean[ok], rtol=1e-12, atol=1e-300)
+
+
+def test_sweep_equals_run_on_polynomial_bitwise() -> None:
+    f = Polynomial1D([0.0, 0.0, -0.5, 0.0, 0.25])  # double well, f'' = 2 at the minima
+    etas = np.array([0.3, 0.9, 1.1, 1.3])
+    inits = np.array([[0.5], [1.7], [-0.2]])
+    res = sweep(f, etas, inits, 500, chunk_size=5)
+    traj = _run_grid(f, etas, inits, 500)
+    np.testing.assert_array_equal(res.final_params, traj.params[-1])
+
+
+@pytest.mark.parametrize("kind", ["quadratic", "linear", "mlp"])
+def test_sweep_agrees_with_run_on_matrix_models(kind: str) -> None:
+    rng = np.random.default_rng(4)
+    if kind == "quadratic":
+        A = rng.standard_normal((4, 4))
+        f = Quadratic(A @ A.T)
+        inits = rng.standard_normal((3, 4))
+    elif kind == "linear":
+        X = data.whitened_inputs(3, 6, rng=1)
+        f = LinearNetwork(X, data.teacher_targets(X, 2, rng=2), (3, 3, 2))
+        inits = f.random_minimiser(rng=3, size=(3,)) + 0.1 * rng.standard_normal((3, f.n_params))
+    else:
+        X, Y = rng.standard_normal((2, 5)), rng.standard_normal((1, 5))
+        f = MLP(X, Y, (2, 4, 1), "softplus", bias=True)
+        inits = f.random_params(rng=5, size=(3,))
+    etas = np.array([0.01, 0.05, 0.1])
+    res = sweep(f, etas, inits, 400, chunk_size=4)
+    traj = _run_grid(f, etas, inits, 400)
+    np.testing.assert_array_equal(res.diverged, traj.diverged)
+    ok = ~res.diverged
+    assert ok.sum() >= 6
+    np.testing.assert_allclose(res.final_params[ok], traj.params[-1][ok], rtol=1e-12, atol=1e-12)
+
+
+def test_chunking_does_not_change_results() -> None:
+    f = DeepScalarLinear(3)
+    rng = np.random.default_rng(0)
+    etas, inits = np.linspace(0.1, 1.2, 7), rng.uniform(0.3, 1.5, (11, 3))
+    a = sweep(f, etas, inits, 400, chunk_size=3)
+    b = sweep(f, etas, inits, 400)
+    np.testing.assert_array_equal(a.final_params, b.final_params)
+    np.testing.assert_array_equal(a.grad_norm, b.grad_norm)
+    np.testing.assert_array_equal(a.diverged, b.diverged)
+
+
+def test_divergence_is_masked_without_warnings() -> None:
+    # x^4/4 overflows to inf and NaN within a few steps at a large step size (pytest.ini turns
+    # any RuntimeWarning into an error, so a leaked overflow warning fails this test)
+    f = Polynomial1D([0, 0, 0, 0, 0.25])
+    res = sweep(f, [0.1, 50.0], np.array([[1.0], [3.0]]), steps=300, check_every=100)
+    assert res.diverged.tolist() == [[False, False], [True, True]]
+    assert np.isnan(res.grad_norm[1]).all() and np.isnan(res.final_loss[1]).all()
+    assert np.isnan(res.final_params[1]).all() and np.isnan(res.last_params[:, 1]).all()
+    assert np.isfinite(res.grad_norm[0]).all()
+    np.testing.assert_array_equal(res.diverged_fraction, [0.0, 1.0])
+    traj = run(f, np.array([[1.0], [3.0]]), np.array([0.1, 50.0]), steps=50, sharpness_every=10)
+    assert traj.diverged.tolist() == [False, True]
+    assert np.isnan(traj.loss[-1, 1]) and np.isnan(traj.sharpness[-1, 1]) and np.isfinite(traj.sharpness[-1, 0])
+
+
+def test_sweep_phase_transition_at_the_critical_step_size() -> None:
+    f = DeepScalarLinear(3)
+    eta_star = critical_step_size(f)
+    rng = np.random.default_rng(1)
+    inits = np.exp(rng.normal(0, 0.05, (8, 3)))
+    res = sweep(f, [0.5 * eta_star, 1.1 * eta_star], inits, 4000)
+    assert res.converged(1e-8)[0].all()
+    assert not res.converged(1e-8)[1].any()
+
+
+def test_keep_last_options() -> None:
+    f = DeepScalarLinear(2)
+    inits = np.array([[1.2, 0.7]])
+    res = sweep(f, [0.3], inits, 3, tail=1, keep_last=4)
+    traj = run(f, inits, 0.3, 3)
+    np.testing.assert_array_equal(res.last_params[:, 0, 0], traj.params[:, 0])
+    assert sweep(f, [0.3], inits, 3, tail=1, keep_last=0).last_params is None
+
+
+def test_run_records_and_sharpness() -> None:
+    f = DeepScalarLinear(2)
+    traj = run(f, np.array([1.5, 0.5]), 0.2, steps=20, record_every=5, sharpness_every=10)
+    assert traj.steps.tolist() == [0, 5, 10, 15, 20]
+    assert traj.sharpness_steps.tolist() == [0, 10, 20]
+    assert traj.params.shape == (5, 2) and traj.loss.shape == (5,)
+    np.testing.assert_allclose(traj.grad_norm, np.linalg.norm(f.grad(traj.params), axis=-1))
+    from gdlab.curvature import sharpness
+
+    np.testing.assert_allclose(traj.sharpness, sharpness(f, traj.params[[0, 2, 4]]), rtol=1e-12)
+    assert run(f, np.array([1.5, 0.5]), 0.2, steps=3, keep_params=False).params is None
+
+
+def test_gd_map_and_critical_step_size() -> None:
+    f = DeepScalarLinear(3, target=8.0)
+    w = np.array([1.0, 2.0, 3.0])
+    np.testing.assert_allclose(gd_map(f, w, 0.01), w - 0.01 * f.grad(w))
+    assert critical_step_size(f) == pytest.approx(2 / (3 * 8.0 ** (4 / 3)))
+    X = data.whitened_inputs(2, 4, rng=0)
+    net = LinearNetwork(X, data.teacher_targets(X, 2, rng=1), (2, 2, 2))
+    s1 = np.linalg.svd(net.least_squares_solution(), compute_uv=False)[0]
+    assert critical_step_size(net) == pytest.approx(1 / s1)
+
+
+def test_progress_bar_only_when_asked(capsys) -> None:
+    f = DeepScalarLinear(2)
+    sweep(f, [0.1], np.ones((1, 2)), steps=10, tail=1, progress=None)
+    assert "GD sweep" not in capsys.readouterr().err
+    sweep(f, [0.1], np.ones((1, 2)), steps=10, tail=1, progress=True)
+    assert "GD sweep" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda f: sweep(f, [0.1, -0.1], np.ones((1, 2)), 10), "step_sizes"),
+        (lambda f: sweep(f, [0.1, np.nan], np.ones((1, 2)), 10), "step_sizes"),
+        (lambda f: sweep(f, [np.inf], np.ones((1, 2)), 10), "step_sizes"),
+        (lambda f: sweep(f, [[0.1]], np.ones((1, 2)), 10), "step_sizes"),
+        (lambda f: sweep(f, [0.1], np.ones((1, 3)), 10), "inits"),
+        (lambda f: sweep(f, [0.1], np.ones(2), 10), "inits"),
+        (lambda f: sweep(f, [0.1], np.ones((1, 2)), 0), "steps"),
+        (lambda f: sweep(f, [0.1], np.ones((1, 2)), 10, tail=11), "tail"),
+        (lambda f: sweep(f, [0.1], np.ones((1, 2)), 10, check_every=0), "check_every"),
+        (lambda f: sweep(f, [0.1], np.ones((1, 2)), 10, blowup=-1.0), "blowup"),
+        (lambda f: sweep(f, [0.1], np.ones((1, 2)), 10, tail=1, keep_last=12), "keep_last"),
+        (lambda f: sweep(f, [0.1], np.ones((1, 2)), 10, tail=1, chunk_size=0), "chunk_size"),
+        (lambda f: run(f, np.ones(2), 0.0, 10), "step_size"),
+        (lambda f: run(f, np.ones(2), np.nan, 10), "step_size"),
+        (lambda f: run(f, np.ones((3, 2)), np.ones(2), 10), "step_size"),
+        (lambda f: run(f, np.ones(3), 0.1, 10), "w0"),
+        (lambda f: run(f, np.array([np.nan, 1.0]), 0.1, 10), "w0"),
+        (lambda f: run(f, np.ones(2), 0.1, -1), "steps"),
+        (lambda f: run(f, np.ones(2), 0.1, 10, record_every=0), "record_every"),
+        (lambda f: gd_map(f, np.ones(2), -1.0), "step_size"),
+    ],
+)
+def test_validation_names_the_argument(call, name: str) -> None:
+    with pytest.raises(ValueError, match=name):
+        call(DeepScalarLinear(2))
+
+
+def test_benchmark_script_runs_on_a_tiny_problem(capsys) -> None:
+    spec = importlib.util.spec_from_file_location("bench_sweep", ROOT / "benchmarks" / "bench_sweep.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    report = bench.main(["--steps", "200", "--n-eta", "5", "--n-init", "4", "--subset", "3", "--subset-floats", "5"])
+    assert report["runs"] == 20 and report["sweep_seconds"] > 0
+    assert "ratio" in capsys.readouterr().out
