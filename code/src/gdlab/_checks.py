@@ -42,3 +42,12 @@ def params(w: ArrayLike, n_params: int, name: str = "w") -> NDArray[np.float64]:
     if arr.ndim == 0 or arr.shape[-1] != n_params:
         raise ValueError(f"{name} must have shape (..., {n_params}), got {arr.shape}")
     return arr
+
+
+def generator(rng: object, name: str = "rng") -> np.random.Generator:
+    """Return a ``numpy.random.Generator`` from a Generator, an integer seed or ``None``; else raise ``ValueError``."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, bool)):
+        return np.random.default_rng(rng)
+    raise ValueError(f"{name} must be a numpy Generator, an integer seed or None, got {rng!r}")

@@ -27,11 +27,7 @@ RngLike = np.random.Generator | int | None
 
 
 def _rng(rng: RngLike, name: str = "rng") -> np.random.Generator:
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, bool)):
-        return np.random.default_rng(rng)
-    raise ValueError(f"{name} must be a numpy Generator, an integer seed or None, got {rng!r}")
+    return _checks.generator(rng, name)
 
 
 def _orthonormal_columns(rows: int, cols: int, rng: np.random.Generator) -> Array:

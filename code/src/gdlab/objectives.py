@@ -526,7 +526,7 @@ class LinearNetwork(Objective):
         Gaussian :math:`Z_i`, so the product (and the loss) is unchanged. Used to check that no
         minimiser is flatter than :meth:`min_sharpness`.
         """
-        gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        gen = _checks.generator(rng)
         from scipy.linalg import expm
 
         base = self.unflatten(self.balanced_minimiser())
@@ -785,7 +785,7 @@ class MLP(Objective):
 
     def random_params(self, rng: np.random.Generator | int | None = None, size: tuple[int, ...] = (), gain: float = 1.0) -> Array:
         r"""Random parameters ``size + (n_params,)``: :math:`W_j` entries :math:`\mathcal N(0, \text{gain}^2/h_{j-1})`, biases 0."""
-        gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        gen = _checks.generator(rng)
         layers = []
         for rows, cols in self.shapes:
             W = gen.standard_normal(tuple(size) + (rows, cols)) * (gain / np.sqrt(cols))

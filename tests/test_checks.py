@@ -1,0 +1,59 @@
+"""Tests of gdlab._checks, and the docstring examples of the engine modules (run as doctests)."""
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import numpy as np
+import pytest
+
+from gdlab import _checks
+
+
+def test_positive_finite() -> None:
+    np.testing.assert_array_equal(_checks.positive_finite([0.5, 2], "eta"), [0.5, 2.0])
+    for bad in (0.0, -1.0, np.nan, np.inf, [], [1.0, -1.0], "x", None):
+        with pytest.raises(ValueError, match="eta"):
+            _checks.positive_finite(bad, "eta")
+
+
+def test_positive_int() -> None:
+    assert _checks.positive_int(np.int64(3), "n") == 3
+    assert _checks.positive_int(0, "n", minimum=0) == 0
+    for bad in (0, -2, 1.5, True, "3", None):
+        with pytest.raises(ValueError, match="n must be an integer"):
+            _checks.positive_int(bad, "n")
+
+
+def test_finite_array_and_params() -> None:
+    assert _checks.finite_array([[1, 2]], "A", ndim=2).dtype == np.float64
+    with pytest.raises(ValueError, match="A must have 2"):
+        _checks.finite_array([1, 2], "A", ndim=2)
+    with pytest.raises(ValueError, match="A must contain only finite"):
+        _checks.finite_array([1, np.nan], "A")
+    with pytest.raises(ValueError, match="A must be an array"):
+        _checks.finite_array("abc", "A")
+    assert _checks.params(np.ones((2, 3)), 3).shape == (2, 3)
+    for bad in (np.ones((2, 4)), 1.0):
+        with pytest.raises(ValueError, match=r"w must have shape \(\.\.\., 3\)"):
+            _checks.params(bad, 3)
+
+
+def test_generator() -> None:
+    g = np.random.default_rng(1)
+    assert _checks.generator(g) is g
+    assert _checks.generator(5).integers(100) == np.random.default_rng(5).integers(100)
+    assert isinstance(_checks.generator(None), np.random.Generator)
+    for bad in (1.5, "seed", True):
+        with pytest.raises(ValueError, match="rng"):
+            _checks.generator(bad)
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["gdlab.objectives", "gdlab.descent", "gdlab.curvature", "gdlab.dynamics", "gdlab.data", "gdlab.symbolic.linear_networks"],
+)
+def test_docstring_examples(module: str) -> None:
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0
+    assert result.failed == 0
