@@ -128,6 +128,11 @@ def test_run_records_and_sharpness() -> None:
 
     np.testing.assert_allclose(traj.sharpness, sharpness(f, traj.params[[0, 2, 4]]), rtol=1e-12)
     assert run(f, np.array([1.5, 0.5]), 0.2, steps=3, keep_params=False).params is None
+    chosen = run(f, np.array([1.5, 0.5]), 0.2, steps=20, sharpness_at=[3, 7])
+    assert chosen.sharpness_steps.tolist() == [3, 7]
+    np.testing.assert_allclose(chosen.sharpness, sharpness(f, chosen.params[[3, 7]]), rtol=1e-12)
+    with pytest.raises(ValueError, match="sharpness_at"):
+        run(f, np.array([1.5, 0.5]), 0.2, steps=20, sharpness_at=[30])
 
 
 def test_gd_map_and_critical_step_size() -> None:
@@ -144,6 +149,7 @@ def test_gd_map_and_critical_step_size() -> None:
 def test_progress_bar_only_when_asked(capsys) -> None:
     f = DeepScalarLinear(2)
     sweep(f, [0.1], np.ones((1, 2)), steps=10, tail=1, progress=None)
+    sweep(f, np.full(300, 0.1), np.ones((300, 2)), steps=3000, tail=1)  # large, but stderr is not a terminal
     assert "GD sweep" not in capsys.readouterr().err
     sweep(f, [0.1], np.ones((1, 2)), steps=10, tail=1, progress=True)
     assert "GD sweep" in capsys.readouterr().err

@@ -1,6 +1,8 @@
 """Tests of gdlab.objectives: exact derivatives (finite differences, sympy), batching, flattest minima, validation."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 import sympy as sp
@@ -115,21 +117,33 @@ def test_linear_network_against_sympy(seed: int) -> None:
     _sympy_check(net, expr, syms, rng.uniform(-1, 1, net.n_params))
 
 
-@pytest.mark.parametrize("activation", MLP.ACTIVATIONS)
-def test_mlp_against_sympy(activation: str) -> None:
+@functools.lru_cache(maxsize=None)
+def _mlp_sympy_reference(activation: str):
+    """Lambdified loss, gradient and Hessian of a (2, 2, 1) MLP with biases on two fixed samples."""
     rng = np.random.default_rng(3)
     X, Y = rng.standard_normal((2, 2)), rng.standard_normal((1, 2))
-    net = MLP(X, Y, (2, 2, 1), activation, bias=True)
-    syms = sp.symbols(f"p0:{net.n_params}")
+    syms = sp.symbols("p0:9")
     act = {"tanh": sp.tanh, "sigmoid": lambda z: 1 / (1 + sp.exp(-z)), "softplus": lambda z: sp.log(1 + sp.exp(z))}[activation]
     W1, b1 = sp.Matrix(2, 2, syms[0:4]), sp.Matrix(syms[4:6])
     W2, b2 = sp.Matrix(1, 2, syms[6:8]), sp.Matrix(syms[8:9])
     expr = 0
     for i in range(2):
-        hidden = (W1 * sp.Matrix(X[:, i]) + b1).applyfunc(act)
-        out = W2 * hidden + b2
+        out = W2 * (W1 * sp.Matrix(X[:, i]) + b1).applyfunc(act) + b2
         expr += sp.Rational(1, 2) * (out[0] - Y[0, i]) ** 2
-    _sympy_check(net, expr, syms, rng.uniform(-1, 1, net.n_params))
+    grad = sp.Matrix([expr]).jacobian(syms)
+    hess = sp.hessian(expr, syms)
+    funcs = tuple(sp.lambdify(syms, e, "numpy") for e in (expr, grad, hess))
+    return MLP(X, Y, (2, 2, 1), activation, bias=True), funcs
+
+
+@settings(max_examples=6)
+@given(activation=st.sampled_from(MLP.ACTIVATIONS), seed=SEEDS)
+def test_mlp_against_sympy(activation: str, seed: int) -> None:
+    net, (loss, grad, hess) = _mlp_sympy_reference(activation)
+    w = np.random.default_rng(seed).uniform(-1.5, 1.5, net.n_params)
+    np.testing.assert_allclose(float(net.loss(w)), loss(*w), rtol=1e-12)
+    np.testing.assert_allclose(net.grad(w), np.asarray(grad(*w), dtype=float).ravel(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(net.hessian(w), np.asarray(hess(*w), dtype=float), rtol=1e-10, atol=1e-12)
 
 
 # -- internal fast path -------------------------------------------------------------------------------

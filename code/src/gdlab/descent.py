@@ -105,6 +105,7 @@ def run(
     *,
     record_every: int = 1,
     sharpness_every: int | None = None,
+    sharpness_at: object = None,
     sharpness_method: str = "auto",
     keep_params: bool = True,
     blowup: float = 1e8,
@@ -112,7 +113,8 @@ def run(
     r"""Iterate GD from ``w0`` (shape ``(..., n_params)``) for ``steps`` steps.
 
     Records loss and :math:`\|\nabla f\|` at steps ``0, record_every, ...`` (and the last step),
-    the parameters if ``keep_params``, and the sharpness every ``sharpness_every`` steps (with
+    the parameters if ``keep_params``, and the sharpness every ``sharpness_every`` steps and at the
+    iteration numbers listed in ``sharpness_at`` (with
     :func:`gdlab.curvature.top_eigenpair`, ``method=sharpness_method``, warm-started from the
     previous eigenvector). ``step_size`` is a scalar or broadcasts against the batch shape
     ``w0.shape[:-1]``. A run whose parameters leave ``|w_i| < blowup`` or become non-finite is
@@ -138,6 +140,14 @@ def run(
 
     record = set(range(0, steps + 1, record_every)) | {steps}
     sharp_at = set() if sharpness_every is None else set(range(0, steps + 1, sharpness_every)) | {steps}
+    if sharpness_at is not None:
+        try:
+            chosen = {int(t) for t in np.atleast_1d(np.asarray(sharpness_at))}
+        except (TypeError, ValueError):
+            raise ValueError(f"sharpness_at must be a sequence of iteration numbers, got {sharpness_at!r}") from None
+        if any(t < 0 or t > steps for t in chosen) or not np.all(np.asarray(sharpness_at) == np.round(np.asarray(sharpness_at, dtype=float))):
+            raise ValueError(f"sharpness_at must hold integers in [0, steps={steps}], got {sharpness_at!r}")
+        sharp_at |= chosen
     losses, norms, kept, sharp = [], [], [], []
     diverged = _blown_up(w, blowup)
     vec = None
@@ -233,7 +243,7 @@ def sweep(
     tail: int = 100,
     check_every: int = 100,
     blowup: float = 1e8,
-    progress: bool | None = False,
+    progress: bool | None = None,
     keep_last: int = 2,
     chunk_size: int | None = None,
 ) -> SweepResult:
@@ -250,8 +260,9 @@ def sweep(
     Implementation: the runs are processed in chunks of ``chunk_size`` columns; objectives with a
     native parameter-major gradient (``_fast_T``) keep each chunk as a contiguous
     ``(n_params, chunk)`` array updated in place with ``out=`` buffers, so one GD step is a handful of
-    cache-resident ufunc calls. ``progress=True`` shows a tqdm bar; ``None`` shows it only for large
-    sweeps on an interactive terminal (never in tests or notebooks); ``False`` (default) never.
+    cache-resident ufunc calls. ``progress=True`` shows a tqdm bar; ``None`` (default) shows it only for
+    large sweeps (``n_eta * n_init * steps * n_params >= 5e8``) on an interactive terminal, so it is
+    silent in tests and notebooks; ``False`` never.
 
     >>> from gdlab.objectives import DeepScalarLinear
     >>> res = sweep(DeepScalarLinear(2), [0.5, 1.2], np.array([[0.9, 1.2]]), steps=2000)
