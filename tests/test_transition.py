@@ -126,3 +126,24 @@ def test_observed_transition() -> None:
         tr.observed_transition(etas[::-1], [1.0, 0.8, 0.2, 0.0])
     with pytest.raises(ValueError, match="level"):
         tr.observed_transition(etas, [1.0, 0.8, 0.2, 0.0], level=1.5)
+
+
+def test_fit_onset_with_correction_removes_the_window_bias() -> None:
+    # the exact balanced 2-cycle: the plain fit on [1e-3, 1e-1] is biased below 1/2, the corrected fit is not
+    onset = tr.balanced_onset(3, 1.0)
+    eta_star = onset.critical_step_size
+    etas = eta_star * (1 + np.geomspace(1e-3, 1e-1, 13))
+    g = tr.balanced_cycle_grad_norm(3, 1.0, etas)
+    plain = tr.fit_onset(etas, g, eta_star)
+    corrected = tr.fit_onset(etas, g, eta_star, correction=True)
+    assert plain.exponent < 0.49 and np.isnan(plain.correction)
+    assert abs(corrected.exponent - 0.5) < 2e-3
+    assert corrected.prefactor == pytest.approx(onset.coefficient, rel=1e-2)
+    assert corrected.correction < 0
+
+
+def test_fit_onset_correction_exact_model() -> None:
+    etas = 2.0 + np.geomspace(1e-3, 1e-1, 9)
+    d = etas - 2.0
+    fit = tr.fit_onset(etas, 3.0 * d**0.5 * np.exp(-4.0 * d), 2.0, window=(1e-4, 1.0), correction=True)
+    assert (fit.exponent, fit.prefactor, fit.correction) == pytest.approx((0.5, 3.0, -4.0), rel=1e-9)

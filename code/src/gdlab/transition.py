@@ -64,12 +64,13 @@ def grad_norm_quantiles(result: SweepResult, q: ArrayLike = (0.1, 0.5, 0.9)) -> 
 
 @dataclass(frozen=True)
 class OnsetFit:
-    r"""Least-squares fit of :math:`\log\|\nabla f\|_\infty = \log C + \beta\log(\eta - \eta^*)`.
+    r"""Least-squares fit of :math:`\log\|\nabla f\|_\infty = \log C + \beta\log(\eta - \eta^*) [+\, c\,(\eta - \eta^*)]`.
 
     Attributes:
         exponent: :math:`\beta`.
         exponent_stderr: its standard error from the residuals of the linear fit.
         prefactor: :math:`C` (gradient norm per :math:`(\eta-\eta^*)^\beta`, absolute :math:`\eta`).
+        correction: :math:`c`, the coefficient of the first-order correction (NaN if not fitted).
         window: ``(lo, hi)``: the fit used the step sizes with ``lo`` :math:`\le (\eta - \eta^*)/\eta^* \le` ``hi``.
         n_points: number of step sizes in the window.
         critical_step_size: :math:`\eta^*` used.
@@ -78,6 +79,7 @@ class OnsetFit:
     exponent: float
     exponent_stderr: float
     prefactor: float
+    correction: float
     window: tuple[float, float]
     n_points: int
     critical_step_size: float
@@ -88,6 +90,8 @@ def fit_onset(
     grad_norm: ArrayLike,
     critical_step_size: float,
     window: tuple[float, float] = (1e-3, 1e-1),
+    *,
+    correction: bool = False,
 ) -> OnsetFit:
     r"""Fit the onset law :math:`\|\nabla f\|_\infty \approx C(\eta - \eta^*)^\beta` on a relative window.
 
@@ -95,6 +99,11 @@ def fit_onset(
     row is used). Only step sizes with :math:`(\eta-\eta^*)/\eta^* \in` ``window`` and a finite,
     positive gradient norm enter the ordinary least-squares fit in log-log coordinates
     (:func:`gdlab.dynamics.fit_power_law` with :math:`\eta - \eta^*` in place of the iteration number).
+
+    With ``correction=True`` the model is :math:`\log\|\nabla f\| = \log C + \beta\log\delta + c\,\delta`,
+    :math:`\delta = \eta - \eta^*`: a branch :math:`C\delta^\beta(1 + c\delta + O(\delta^2))` such as a flip
+    bifurcation's, whose first-order correction otherwise biases :math:`\beta` on a wide window.
+    Ordinary least squares in :math:`(1, \log\delta, \delta)`; ``exponent_stderr`` from its covariance.
 
     >>> eta = 1 + np.geomspace(1e-3, 1e-1, 9)
     >>> fit = fit_onset(eta, 2.0 * np.sqrt(eta - 1), 1.0)
@@ -124,11 +133,25 @@ def fit_onset(
     n = int(use.sum())
     if n < 3:
         raise ValueError(f"window {window!r} holds {n} usable step sizes; at least 3 are needed")
-    fit = fit_power_law(g[use], etas[use] - eta_star)
+    delta = etas[use] - eta_star
+    if not correction:
+        fit = fit_power_law(g[use], delta)
+        beta, stderr, prefactor, corr = float(fit.exponent), float(fit.stderr), float(fit.prefactor), float("nan")
+    else:
+        if n < 4:
+            raise ValueError(f"window {window!r} holds {n} usable step sizes; the corrected fit needs at least 4")
+        A = np.column_stack([np.ones(n), np.log(delta), delta])
+        z = np.log(g[use])
+        coef, *_ = np.linalg.lstsq(A, z, rcond=None)
+        resid = z - A @ coef
+        cov = (resid @ resid / (n - 3)) * np.linalg.inv(A.T @ A)
+        beta, stderr = float(coef[1]), float(np.sqrt(cov[1, 1]))
+        prefactor, corr = float(np.exp(coef[0])), float(coef[2])
     return OnsetFit(
-        exponent=float(fit.exponent),
-        exponent_stderr=float(fit.stderr),
-        prefactor=float(fit.prefactor),
+        exponent=beta,
+        exponent_stderr=stderr,
+        prefactor=prefactor,
+        correction=corr,
         window=(lo, hi),
         n_points=n,
         critical_step_size=eta_star,
