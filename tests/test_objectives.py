@@ -284,6 +284,10 @@ def test_mlp_is_overflow_free_at_large_weights() -> None:
         (lambda: DeepScalarLinear(2).grad(np.ones(3)), "w"),
         (lambda: DeepScalarLinear(2).hvp(np.ones(2), np.ones(3)), "v"),
         (lambda: Quadratic(np.array([[1.0, 2.0], [0.0, 1.0]])), "A"),
+        (lambda: MLP(np.ones((2, 3)), np.ones((1, 3)), (2, 2, 1)).random_params(rng=0, gain=-1.0), "gain"),
+        (lambda: MLP(np.ones((2, 3)), np.ones((1, 3)), (2, 2, 1)).random_params(rng="x"), "rng"),
+        (lambda: LinearNetwork(np.eye(2), np.eye(2), (2, 2, 2)).random_minimiser(rng=0, spread=np.nan), "spread"),
+        (lambda: LinearNetwork(np.eye(2), np.eye(2), (2, 2, 2)).random_minimiser(rng=0, size=(-1,)), "size"),
     ],
 )
 def test_validation_names_the_argument(call, name: str) -> None:

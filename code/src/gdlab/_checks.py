@@ -44,10 +44,17 @@ def params(w: ArrayLike, n_params: int, name: str = "w") -> NDArray[np.float64]:
     return arr
 
 
+DEFAULT_SEED = 0
+"""Seed used when a function's ``rng`` is ``None``: the book's results never depend on hidden entropy."""
+
+
 def generator(rng: object, name: str = "rng") -> np.random.Generator:
-    """Return a ``numpy.random.Generator`` from a Generator, an integer seed or ``None``; else raise ``ValueError``."""
+    """Return a ``numpy.random.Generator`` from a Generator or an integer seed; ``None`` means seed
+    ``DEFAULT_SEED`` (deterministic, not fresh entropy). Anything else raises ``ValueError``."""
     if isinstance(rng, np.random.Generator):
         return rng
-    if rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, bool)):
+    if rng is None:
+        return np.random.default_rng(DEFAULT_SEED)
+    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
         return np.random.default_rng(rng)
     raise ValueError(f"{name} must be a numpy Generator, an integer seed or None, got {rng!r}")

@@ -11,7 +11,8 @@ is :math:`\Sigma = X X^\top` (a sum over samples, not a mean, matching the losse
 * :func:`teacher_targets`: :math:`Y = W_{\rm teacher} X + \text{noise}`.
 * :func:`digits_subset`: a small real data set, scikit-learn's bundled 8x8 digits (offline).
 
-Every function takes ``rng``: a :class:`numpy.random.Generator` or an integer seed.
+Every function takes ``rng``: a :class:`numpy.random.Generator` or an integer seed (``None`` means
+the fixed seed ``gdlab._checks.DEFAULT_SEED``, so results are reproducible by default).
 """
 from __future__ import annotations
 

@@ -527,6 +527,9 @@ class LinearNetwork(Objective):
         minimiser is flatter than :meth:`min_sharpness`.
         """
         gen = _checks.generator(rng)
+        if not np.isfinite(spread) or spread < 0:
+            raise ValueError(f"spread must be a finite number >= 0, got {spread!r}")
+        size = tuple(_checks.positive_int(s, "size", minimum=0) for s in np.atleast_1d(size).tolist()) if np.size(size) else ()
         from scipy.linalg import expm
 
         base = self.unflatten(self.balanced_minimiser())
@@ -786,6 +789,7 @@ class MLP(Objective):
     def random_params(self, rng: np.random.Generator | int | None = None, size: tuple[int, ...] = (), gain: float = 1.0) -> Array:
         r"""Random parameters ``size + (n_params,)``: :math:`W_j` entries :math:`\mathcal N(0, \text{gain}^2/h_{j-1})`, biases 0."""
         gen = _checks.generator(rng)
+        gain = float(_checks.positive_finite(gain, "gain"))
         layers = []
         for rows, cols in self.shapes:
             W = gen.standard_normal(tuple(size) + (rows, cols)) * (gain / np.sqrt(cols))
