@@ -72,6 +72,25 @@ def test_sweep_agrees_with_run_on_matrix_models(kind: str) -> None:
     np.testing.assert_allclose(res.final_params[ok], traj.params[-1][ok], rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("steps, check_every", [(200, 10), (200, 1), (57, 5), (12, 3)])
+def test_runs_at_exact_fixed_points_are_retired_without_changing_results(steps: int, check_every: int) -> None:
+    # eta = 1 on x^2/2 reaches the minimiser 0 in one step; eta = 0.5 on the double well converges
+    # (to a floating-point fixed point) after a few dozen steps; others keep moving or diverge
+    f = Polynomial1D([0.0, 0.0, 0.5, 0.0, 0.01])
+    etas = np.array([1.0, 0.5, 0.05, 1.9, 30.0])
+    inits = np.array([[0.7], [-1.3], [2.0]])
+    res = sweep(f, etas, inits, steps, tail=10, check_every=check_every, keep_last=4, chunk_size=4)
+    traj = _run_grid(f, etas, inits, steps)
+    ok = ~res.diverged
+    assert ok.sum() >= 9 and res.diverged[-1].all()
+    np.testing.assert_array_equal(res.final_params[ok], traj.params[-1][ok])
+    np.testing.assert_array_equal(res.last_params[:, ok], traj.params[-4:][:, ok])
+    np.testing.assert_allclose(res.grad_norm[ok], traj.grad_norm[-11:-1].mean(axis=0)[ok], rtol=1e-12, atol=0)
+    slow = sweep(f, etas, inits, steps, tail=10, check_every=check_every, keep_last=4, retire_fixed_points=False)
+    np.testing.assert_array_equal(slow.final_params[ok], res.final_params[ok])
+    np.testing.assert_array_equal(slow.last_params[:, ok], res.last_params[:, ok])
+
+
 def test_chunking_does_not_change_results() -> None:
     f = DeepScalarLinear(3)
     rng = np.random.default_rng(0)

@@ -223,7 +223,7 @@ class SweepResult:
 
 def _default_chunk(objective: Objective, total: int) -> int:
     if objective._fast_T:
-        return 8192  # parameter-major chunks of this many runs stay in the L2 cache
+        return 16384  # parameter-major chunks of this many runs stay (about) in the L2 cache
     return max(1, min(total, 2**21 // max(1, objective.n_params)))
 
 
@@ -246,6 +246,7 @@ def sweep(
     progress: bool | None = None,
     keep_last: int = 2,
     chunk_size: int | None = None,
+    retire_fixed_points: bool = True,
 ) -> SweepResult:
     r"""Run GD for every pair (step size, initialisation) as one vectorised computation.
 
@@ -256,6 +257,10 @@ def sweep(
     left ``|w_i| < blowup`` are marked diverged and dropped from the computation (their outputs are
     NaN). ``keep_last`` final iterates are returned in ``last_params`` (for period-2 detection, see
     :func:`gdlab.dynamics.classify_runs`).
+
+    Runs that reach an exact fixed point of the floating-point GD map (:math:`w_{t+1} = w_t` bit for
+    bit at a check) are retired early with their remaining records filled in, which changes no result
+    (``retire_fixed_points=False`` runs every step anyway, e.g. for timing).
 
     Implementation: the runs are processed in chunks of ``chunk_size`` columns; objectives with a
     native parameter-major gradient (``_fast_T``) keep each chunk as a contiguous
@@ -308,7 +313,7 @@ def sweep(
             idx = np.arange(lo, hi)
             wT = init_T[:, idx % n_init].copy()
             _sweep_chunk(objective, wT, eta_flat[lo:hi], idx, steps, tail, check_every, blowup, keep_last,
-                         final, last, norm_sum, diverged, bar)
+                         final, last, norm_sum, diverged, bar, retire_fixed_points)
         final_P = np.ascontiguousarray(final.T).reshape(n_eta, n_init, n)
         final_loss = objective.loss(np.where(diverged.reshape(n_eta, n_init)[..., None], 0.0, final_P))
     if bar is not None:
@@ -330,58 +335,84 @@ def sweep(
     )
 
 
-def _sweep_chunk(objective, wT, eta, idx, steps, tail, check_every, blowup, keep_last, final, last, norm_sum, diverged, bar):
-    """GD on one chunk of runs, in place; ``wT`` is ``(n_params, c)``, ``idx`` the runs' flat indices."""
+def _sweep_chunk(objective, wT, eta, idx, steps, tail, check_every, blowup, keep_last, final, last, norm_sum, diverged, bar, retire_fixed):
+    """GD on one chunk of runs, in place; ``wT`` is ``(n_params, c)``, ``idx`` the runs' flat indices.
+
+    At every check (each ``check_every`` steps and the last step) runs are retired from the chunk:
+    diverged ones, and those at an exact fixed point of the floating-point GD map
+    (:math:`w_{t+1} = w_t` bit for bit, hence :math:`w_s = w_t` for all later :math:`s`). A retired fixed
+    point gets its final and kept iterates and the rest of its tail gradient-norm sum filled in, so
+    the results equal those of running every step (the sum up to rounding: ``k * x`` instead of
+    ``x + ... + x``).
+    """
     fast = objective._fast_T
+    c0 = wT.shape[1]
     if fast:
         state = wT  # (n, c), contiguous
         g = np.empty_like(state)
         grad = objective._grad_T
         work: dict = {}
-        sq_axis = 0
+        axis, einsum = 0, "ij,ij->j"
     else:
         state = np.ascontiguousarray(wT.T)  # (c, n)
         eta = eta[:, None]
-        sq_axis = 1
+        axis, einsum = 1, "ij,ij->i"
+
+    def take(a: Array, mask: NDArray[np.bool_]) -> Array:
+        return np.ascontiguousarray(a[:, mask]) if fast else a[mask]
+
+    def param_major(a: Array) -> Array:
+        return a if fast else a.T
+
     tail_start = steps - tail
     last_start = steps - keep_last + 1  # iterates w_s with s >= last_start go to slot s - last_start
     done = 0
     if keep_last and last_start == 0:
-        _store(last, 0, state, idx, fast)
+        last[0][:, idx] = param_major(state)
     for t in range(steps):
+        check = (t + 1) % check_every == 0 or t == steps - 1
         if fast:
             grad(state, out=g, work=work)
         else:
             g = objective.grad(state)
-        if t >= tail_start:
-            norm_sum[idx] += np.sqrt(np.einsum("ij,ij->j" if fast else "ij,ij->i", g, g))
+        if t >= tail_start or check:
+            gnorm = np.sqrt(np.einsum(einsum, g, g))
+            if t >= tail_start:
+                norm_sum[idx] += gnorm
+        if check and retire_fixed:
+            previous = state.copy()
         g *= eta
         state -= g
         if keep_last and t + 1 >= last_start:
-            _store(last, t + 1 - last_start, state, idx, fast)
-        if (t + 1) % check_every == 0 or t == steps - 1:
-            bad = _blown_up(state, blowup, axis=sq_axis)
-            if bad.any():
-                diverged[idx[bad]] = True
-                keep = ~bad
+            last[t + 1 - last_start][:, idx] = param_major(state)
+        if check:
+            bad = _blown_up(state, blowup, axis=axis)
+            diverged[idx[bad]] = True
+            if retire_fixed and t + 1 < steps:
+                fixed = np.all(state == previous, axis=axis) & ~bad
+            else:
+                fixed = np.zeros_like(bad)
+            if fixed.any():
+                where = idx[fixed]
+                frozen = param_major(take(state, fixed))
+                final[:, where] = frozen
+                norm_sum[where] += (steps - max(t + 1, tail_start)) * gnorm[fixed]
+                for slot in range(max(0, t + 2 - last_start), keep_last):
+                    last[slot][:, where] = frozen
+            retire = bad | fixed
+            if retire.any():
+                keep = ~retire
                 idx = idx[keep]
+                state = take(state, keep)
+                eta = eta[keep]
                 if fast:
-                    state = np.ascontiguousarray(state[:, keep])
                     g = np.empty_like(state)
-                    eta = eta[keep]
-                else:
-                    state = state[keep]
-                    eta = eta[keep]
             if bar is not None:
-                bar.update(len(wT[0]) * (t + 1 - done))
+                bar.update(c0 * (t + 1 - done))
                 done = t + 1
-        if idx.size == 0:
-            if bar is not None:
-                bar.update(len(wT[0]) * (steps - done))
-            break
+            if idx.size == 0:
+                break
+    if bar is not None and done < steps:
+        bar.update(c0 * (steps - done))
     if idx.size:
-        final[:, idx] = state if fast else state.T
-
-
-def _store(last: Array, slot: int, state: Array, idx: NDArray[np.int64], fast: bool) -> None:
-    last[slot][:, idx] = state if fast else state.T
+        final[:, idx] = param_major(state)
