@@ -253,6 +253,17 @@ class Chromium:
                 report.console_errors.append(f"{entry.get('source')}: {entry.get('text')} {entry.get('url', '')}".strip())
         return report
 
+    def screenshot(self, path: str | Path, full_page: bool = True) -> None:
+        """Save a PNG of the current page (the whole page when ``full_page``) for a person to look at."""
+        import base64
+
+        params = {"format": "png", "captureBeyondViewport": full_page}
+        if full_page:
+            size = self.send("Page.getLayoutMetrics", session=self.session)["cssContentSize"]
+            params["clip"] = {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}
+        data = self.send("Page.captureScreenshot", params, session=self.session, timeout=60)["data"]
+        Path(path).write_bytes(base64.b64decode(data))
+
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.send("Browser.close", timeout=5)
