@@ -554,7 +554,7 @@ class PositiveInitBound:
 
     @property
     def holds(self) -> bool:
-        """Whether the theorem certifies the radius condition at :math:`w_0` (:math:`\omega > \omega^\ast`)."""
+        r"""Whether the theorem certifies the radius condition at :math:`w_0` (:math:`\omega > \omega^\ast`)."""
         return bool(self.output_min > self.output_star)
 
     def alpha_lower(self, output_min: ArrayLike) -> Array:
