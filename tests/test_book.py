@@ -11,15 +11,18 @@ test_every_toc_page_is_built       a page of ``_toc.yml`` has no HTML page
 test_no_request_leaves_the_machine a built page loads a script, style or font from another host
 test_chapter_anatomy               a numbered chapter lacks learning objectives, a summary, exercises,
                                    a dropdown solution per exercise (source check, no build needed)
+test_anatomy_check_can_fail        the anatomy check itself misses a bare exercise (self-test)
 test_every_chapter_runs_fast       the execution-status table misses a chapter, shows a failure,
                                    or a chapter took 60 s or more to execute
 test_every_chapter_offers_ipynb    a chapter's download menu has no ``.ipynb`` or it is not the
                                    chapter's notebook
 test_pages_in_a_real_browser       in headless Chromium, on any page of the toc: math is not
                                    typeset (or MathJax reports a TeX error, or raw ``\\(`` is left),
-                                   an image does not load or has no alt text, a figure / theorem /
-                                   exercise is unnumbered, the console shows an error, a resource
-                                   answers >= 400, or any request goes to another host
+                                   an image does not load or has no alt text, a figure became text,
+                                   a figure / theorem / exercise / labelled equation is unnumbered,
+                                   the console shows an error, a resource answers >= 400, any
+                                   request goes to another host, or a chapter's .ipynb link is
+                                   missing or does not download a notebook
 test_glued_numbers_reproduce       re-executing a sample of chapters gives a glued ``text/plain``
                                    value different from the build's
 =================================  ===========================================================
@@ -320,6 +323,8 @@ FACTS_JS = r"""(() => {
       .filter(f => !f.querySelector('img')).map(f => f.id || f.textContent.trim().slice(0, 60)),
     figureAsText: Array.from(document.querySelectorAll('.output, .cell_output'))
       .filter(o => /<Figure size \d+x\d+/.test(o.textContent)).length,
+    unnumberedEquations: Array.from(document.querySelectorAll('div.math[id^="equation-"]'))
+      .filter(e => !e.querySelector('.eqno')).map(e => e.id),
     unnumbered: numbered('figure, div.proof.theorem, div.proof.lemma, div.proof.proposition, div.proof.corollary, div.proof.definition, div.exercise'),
     ipynb: Array.from(document.querySelectorAll('a[href$=".ipynb"]')).map(a => a.href),
   };
@@ -354,6 +359,7 @@ def test_pages_in_a_real_browser(built_book: pathlib.Path) -> None:
             if facts["figureAsText"]:
                 found.append(f"{facts['figureAsText']} matplotlib figure(s) shown as text, not as an image")
             found += [f"unnumbered figure/theorem/exercise: {u!r}" for u in facts["unnumbered"]]
+            found += [f"labelled equation without a number: {e}" for e in facts["unnumberedEquations"]]
             found += [f"console error: {e}" for e in report.console_errors]
             found += [f"failed request: {r}" for r in report.failed_responses]
             found += [
