@@ -79,12 +79,12 @@ def test_geometric_sqrt_bound(u: float) -> None:
 
 def test_positive_init_threshold_solves_the_radius_condition() -> None:
     Kst = sym.positive_init_threshold()
-    vals = dict(r=0.1, v=0.25, c=0.3, lam=0.2, m1=16, Y=4.0)
+    vals = dict(r=0.1, u=0.25, c=0.3, lam=0.2, m1=16, Y=4.0)
     subs = {sym.r: vals["r"]}
-    for name in ("v", "c", "lambda", "m_1", "Y"):
+    for name in ("u", "c", "lambda", "m_1", "Y"):
         subs[sp.Symbol(name, positive=True)] = vals["lam" if name == "lambda" else "m1" if name == "m_1" else name]
     K = float(Kst.subs(subs))
     lhs = 4 * vals["Y"] ** 2 / 2
-    rhs = vals["r"] ** 2 * 2 * vals["lam"] * vals["m1"] * vals["c"] ** 2 * (K * vals["v"] - vals["r"]) ** 2
+    rhs = vals["r"] ** 2 * 2 * vals["lam"] * vals["m1"] * vals["c"] ** 2 * (K * vals["u"] - vals["r"]) ** 2
     assert lhs == pytest.approx(rhs)
-    assert K * vals["v"] > vals["r"]
+    assert K * vals["u"] > vals["r"]

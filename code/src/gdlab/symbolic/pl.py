@@ -133,16 +133,20 @@ def geometric_sqrt_bound() -> sp.Expr:
 
 
 def positive_init_threshold() -> sp.Expr:
-    r"""Output scale :math:`K` above which :math:`4 f_0 < r^2 \cdot 2\lambda\, m_1\, c^2 (K v - r)^2` with :math:`f_0 = \tfrac12\|y\|^2`.
+    r"""Output scale :math:`K` above which :math:`4 f_0 < r^2 \cdot 2\lambda\, m_1\, c^2 (K u - r)^2` with :math:`f_0 = \tfrac12\|y\|^2`.
 
-    Symbols: :math:`\lambda = \lambda_{\min}(X^\top X)`, :math:`m_1` first width, :math:`v` the smallest
-    output weight at :math:`K = 1`, ``c`` the remaining product of chapter 7's bound, ``Y`` = :math:`\|y\|`.
-    Sympy solves the equality for :math:`K` and keeps the root with :math:`Kv - r > 0`:
-    :math:`K^* = \bigl(r + \|y\| / (r c \sqrt{\lambda m_1})\bigr)/v`.
+    Symbols: :math:`\lambda = \lambda_{\min}(X^\top X)`, :math:`m_1` the first width, :math:`u` the smallest
+    output weight per unit of :math:`K` (so the smallest output weight is :math:`\omega = Ku`), ``c`` the
+    path factor of chapter 7's theorem, ``Y`` = :math:`\|y\|`.  Sympy solves the equality for
+    :math:`K` and keeps the root with :math:`Ku - r > 0`:
+    :math:`K^\ast = \bigl(r + \|y\| / (r c \sqrt{\lambda m_1})\bigr)/u`.
+
+    >>> positive_init_threshold()
+    Y/(c*sqrt(lambda)*sqrt(m_1)*r*u) + r/u
     """
-    K, v, c, lam, m1, Y = sp.symbols("K v c lambda m_1 Y", positive=True)
+    K, u_, c, lam, m1, Y = sp.symbols("K u c lambda m_1 Y", positive=True)
     f0_net = Y**2 / 2
-    bound = r**2 * 2 * lam * m1 * c**2 * (K * v - r) ** 2
+    bound = r**2 * 2 * lam * m1 * c**2 * (K * u_ - r) ** 2
     roots = sp.solve(sp.Eq(4 * f0_net, bound), K)
-    (root,) = [k for k in roots if sp.simplify(k * v - r).is_positive]
+    (root,) = [k for k in roots if sp.simplify(k * u_ - r).is_positive]
     return sp.simplify(root)
