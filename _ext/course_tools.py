@@ -1,6 +1,6 @@
 """Local Sphinx extension for the course build (registered in ``_config.yml`` under ``sphinx.local_extensions``).
 
-Two things the stock Jupyter Book 1 toolchain does not do for an offline course text:
+Things the stock Jupyter Book 1 toolchain does not do for an offline course text:
 
 * **Download every chapter as a notebook.**  sphinx-book-theme adds an ``.ipynb`` entry to a page's
   download menu only when a launch service (Binder, Colab, ...) is configured, which this offline book
@@ -15,11 +15,22 @@ Two things the stock Jupyter Book 1 toolchain does not do for an offline course 
   twice and the browser reports ``Uncaught SyntaxError: Identifier 'THEBE_JS_URL' has already been
   declared``.  Live code (thebe) is switched off in ``_config.yml`` (``launch_buttons.thebe: false``),
   so :func:`drop_thebe_assets` removes thebe's scripts and stylesheet from every page.
+* **No stale numbers after a library change.**  MyST-NB's execution cache (``execute_notebooks:
+  cache``) keys a chapter on its own code only, so after a change to the book's Python package
+  (``code/src``) an incremental build would keep serving numbers computed by the old code.
+  :func:`refresh_stale_cache` hashes the package sources; when the hash differs from the one the
+  cache was built with, it empties the cache and :func:`reread_after_library_change` makes Sphinx
+  re-read (and so re-execute) every page.
 """
 from __future__ import annotations
 
+import hashlib
 import shutil
 from pathlib import Path
+
+from sphinx.util import logging
+
+LOGGER = logging.getLogger(__name__)
 
 __version__ = "1.0"
 
@@ -50,7 +61,53 @@ def offer_notebook(app, pagename, templatename, context, doctree) -> None:
     context["ipynb_source"] = f"{pagename}.ipynb"
 
 
+def library_digest(root: Path, paths: list[str]) -> str | None:
+    """SHA-256 of the ``*.py`` files under ``paths`` (relative to ``root``); ``None`` if there are none."""
+    files = sorted(f for p in paths if (root / p).is_dir() for f in (root / p).rglob("*.py"))
+    if not files:
+        return None
+    digest = hashlib.sha256()
+    for f in files:
+        digest.update(str(f.relative_to(root)).encode() + b"\0" + f.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def refresh_stale_cache(app) -> None:
+    """Empty MyST-NB's execution cache when the package sources changed since it was filled."""
+    digest = library_digest(Path(app.srcdir), list(app.config.course_library_paths))
+    config = getattr(app.env, "mystnb_config", None)
+    if digest is None or config is None or not config.execution_cache_path:
+        return
+    cache = Path(config.execution_cache_path)
+    stamp = cache.with_name(cache.name + ".library-sha256")
+    previous = stamp.read_text().strip() if stamp.is_file() else None
+    if previous == digest:
+        return
+    if cache.exists():
+        LOGGER.info(f"[course_tools] the package sources changed: emptying the execution cache {cache}")
+        shutil.rmtree(cache)
+        app.course_reread_all = True
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(digest + "\n")
+
+
+def reread_after_library_change(app, env, added, changed, removed):
+    """Re-read every page after :func:`refresh_stale_cache` emptied the cache."""
+    return sorted(env.found_docs) if getattr(app, "course_reread_all", False) else []
+
+
+def default_favicon(app, config) -> None:
+    """Use the book's icon (next to this file) unless ``html_favicon`` is set: no request for /favicon.ico."""
+    if not config.html_favicon:
+        config.html_favicon = str(Path(__file__).with_name("favicon.svg"))
+
+
 def setup(app):
+    app.connect("config-inited", default_favicon)
+    app.add_config_value("course_library_paths", ["code/src"], "env")
+    # after MyST-NB has set its cache path (builder-inited, priority 500)
+    app.connect("builder-inited", refresh_stale_cache, priority=600)
+    app.connect("env-get-outdated", reread_after_library_change)
     # before sphinx-book-theme builds the header buttons (priority 501)
     app.connect("html-page-context", offer_notebook, priority=450)
     app.connect("html-page-context", drop_thebe_assets, priority=900)
