@@ -252,7 +252,6 @@ def _project_inside(theta: Array, y: float, grid: int, chunk: int = 512) -> tupl
     :math:`t \in [1/2, 1]` where the product increases: plain bisection.  Other rows: scan the path on
     ``grid`` points, refine every crossing by bisection and keep the nearest candidate.
     """
-    n_rows, p = theta.shape
     k = np.argmin(theta, axis=-1)
     log_y = np.log(y)
 
