@@ -5,16 +5,16 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat requirements.txt code/pyproject.toml | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt constraints.txt code/pyproject.toml | cksum | cut -d" " -f1)
 JB_FLAGS := --all -W -n --keep-going
 
 .PHONY: setup book test bench clean clean-env
 
-$(STAMP): requirements.txt code/pyproject.toml
+$(STAMP): requirements.txt constraints.txt code/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || \
 	  { echo "set-up error: '$(PYTHON)' must be Python >= 3.11 (set PYTHON=/path/to/python3.11)"; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
