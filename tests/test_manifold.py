@@ -1,8 +1,6 @@
 """Tests of gdlab.manifold: projection (KKT, optimality, idempotence), tubular coordinates, Riemannian calculus."""
 from __future__ import annotations
 
-import doctest
-import importlib
 
 import numpy as np
 import pytest
@@ -17,11 +15,6 @@ from gdlab.objectives import DeepScalarLinear
 def on_manifold(rng: np.random.Generator, n: int, p: int, y: float, spread: float = 0.5) -> np.ndarray:
     z = np.exp(rng.normal(0.0, spread, size=(n, p)))
     return z * (y / np.prod(z, axis=-1, keepdims=True)) ** (1.0 / p)
-
-
-def test_docstring_examples() -> None:
-    result = doctest.testmod(importlib.import_module("gdlab.manifold"), optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0 and result.failed == 0
 
 
 @settings(max_examples=60)
