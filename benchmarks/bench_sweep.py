@@ -116,6 +116,7 @@ def main(argv: list[str] | None = None) -> dict:
     for (i, j), (w, gn, div) in zip(pairs_py, out_py):
         if not div and not res.diverged[i, j]:
             assert np.allclose(w, res.final_params[i, j], rtol=1e-9, atol=1e-12)
+            assert abs(gn - res.grad_norm[i, j]) <= 1e-9 * max(1.0, gn)
 
     report = {
         "work": f"{args.n_eta} step sizes x {args.n_init} inits x {args.steps} steps, DeepScalarLinear(3)",

@@ -37,7 +37,6 @@ not available to the authors); see chapter 6.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
