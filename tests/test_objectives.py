@@ -159,6 +159,25 @@ def test_parameter_major_gradient_is_bitwise_equal(seed: int, depth: int) -> Non
     np.testing.assert_array_equal(f._grad_T(W[0]), f.grad(W[0]))
 
 
+@settings(max_examples=10)
+@given(seed=SEEDS, hidden=st.lists(st.integers(1, 4), min_size=0, max_size=3))
+def test_linear_network_parameter_major_gradient_matches_grad(seed: int, hidden: list[int]) -> None:
+    rng = np.random.default_rng(seed)
+    X, Y = rng.standard_normal((3, 5)), rng.standard_normal((2, 5))
+    net = LinearNetwork(X, Y, (3, *hidden, 2))
+    assert net._fast_T
+    W = rng.standard_normal((4, 3, net.n_params))
+    ref = net.grad(W)
+    tol = dict(rtol=1e-12, atol=1e-12 * np.abs(ref).max())
+    np.testing.assert_allclose(np.moveaxis(net._grad_T(np.moveaxis(W, -1, 0)), 0, -1), ref, **tol)  # (n, 4, 3)
+    np.testing.assert_allclose(net._grad_T(W[0, 0]), ref[0, 0], **tol)                              # (n,)
+    out = np.empty((net.n_params, 12))
+    assert net._grad_T(np.ascontiguousarray(W.reshape(12, -1).T), out=out) is out
+    np.testing.assert_allclose(out.T, ref.reshape(12, -1), **tol)
+    with pytest.raises(ValueError, match="wT"):
+        net._grad_T(np.zeros((net.n_params + 1, 2)))
+
+
 # -- flattest minimisers -------------------------------------------------------------------------------
 
 

@@ -436,6 +436,53 @@ class LinearNetwork(Objective):
         G = pre[-1] @ self.sigma - self.cross
         return self.flatten(self._layer_grads(suf, pre, G))
 
+    _fast_T = True
+
+    def _grad_T(self, wT: Array, out: Array | None = None, work: dict | None = None) -> Array:
+        r"""Gradient in parameter-major layout: ``wT`` ``(n_params, ...)`` -> same shape.
+
+        The fast path of :func:`gdlab.descent.sweep` for many runs of a small network. Each layer is
+        the strided view ``(h_i, h_{i-1}, N)`` of its rows of ``wT`` (batch flattened to ``N``), and the
+        products of :meth:`grad` (prefixes, suffixes, :math:`G = P\Sigma - C`,
+        :math:`A_{>i}^\top G A_{<i}^\top`) are ``np.einsum`` contractions over the matrix axes with the
+        batch as the trailing axis: in a sweep of the 3x3x3 network about 0.035 instead of 0.33 microseconds
+        per run-step (batched ``matmul`` on stacks of tiny matrices). Same products as :meth:`grad`;
+        the summation order inside each product may differ, so the two agree to rounding
+        (relative ``1e-12`` in the tests), not bit for bit. ``work`` is unused.
+        """
+        wT = np.asarray(wT, dtype=np.float64)
+        if wT.shape[:1] != (self.n_params,):
+            raise ValueError(f"wT must have shape ({self.n_params}, ...), got {wT.shape}")
+        shape = wT.shape
+        flat = wT.reshape(self.n_params, -1)
+        N = flat.shape[1]
+        W = [flat[s].reshape(sh + (N,)) for s, sh in zip(self.layer_slices, self.shapes)]
+        L = self.depth
+        pre: list[Array | None] = [None]                     # pre[i] = W_i ... W_1
+        for Wi in W:
+            pre.append(Wi if pre[-1] is None else np.einsum("ijn,jkn->ikn", Wi, pre[-1]))
+        suf: list[Array | None] = [None] * (L + 1)           # suf[i] = W_L ... W_{i+1}
+        for i in range(L - 1, 0, -1):                        # suf[0] is not needed
+            suf[i] = W[i] if suf[i + 1] is None else np.einsum("ijn,jkn->ikn", suf[i + 1], W[i])
+        G = np.matmul(self.sigma.T, pre[-1])                 # (k, d, N): G[a, b] = sum_c P[a, c] Sigma[c, b]
+        G -= self.cross[..., None]
+        res = out.reshape(self.n_params, N) if out is not None and out.flags.c_contiguous else np.empty((self.n_params, N))
+        for i, (s, sh) in enumerate(zip(self.layer_slices, self.shapes)):
+            gi = res[s].reshape(sh + (N,))
+            if suf[i + 1] is None and pre[i] is None:
+                gi[...] = G
+            elif pre[i] is None:
+                np.einsum("jin,jkn->ikn", suf[i + 1], G, out=gi)
+            elif suf[i + 1] is None:
+                np.einsum("ijn,kjn->ikn", G, pre[i], out=gi)
+            else:
+                np.einsum("ijn,kjn->ikn", np.einsum("jin,jkn->ikn", suf[i + 1], G), pre[i], out=gi)
+        if out is None:
+            return res.reshape(shape)
+        if not np.shares_memory(res, out):
+            out[...] = res.reshape(shape)
+        return out
+
     def hvp(self, w: ArrayLike, v: ArrayLike) -> Array:
         w, v = np.broadcast_arrays(self._params(w), self._params(v, "v"))
         W, V = self.unflatten(w), self.unflatten(v)
