@@ -67,8 +67,10 @@ class Objective(ABC):
     def _params(self, w: ArrayLike, name: str = "w") -> Array:
         return _checks.params(w, self.n_params, name)
 
-    #: True when :meth:`_grad_T` is a native parameter-major implementation whose per-entry
-    #: arithmetic equals that of :meth:`grad` (then :func:`gdlab.descent.sweep` uses it).
+    #: True when :meth:`_grad_T` is a native parameter-major implementation (then
+    #: :func:`gdlab.descent.sweep` uses it). Its arithmetic equals that of :meth:`grad` for
+    #: DeepScalarLinear and Polynomial1D (so sweep and run agree bit for bit) and agrees to
+    #: rounding for LinearNetwork (einsum summation order).
     _fast_T: bool = False
 
     def _grad_T(self, wT: Array, out: Array | None = None, work: dict | None = None) -> Array:
