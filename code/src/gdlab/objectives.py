@@ -319,6 +319,20 @@ def _widths(widths: object, name: str = "widths") -> tuple[int, ...]:
     return tuple(_checks.positive_int(h, name) for h in out)
 
 
+def _network_data(X: ArrayLike, Y: ArrayLike, widths: object) -> tuple[Array, Array, tuple[int, ...]]:
+    """Check a network's data ``X (d, n)``, targets ``Y (k, n)`` and ``widths (d, ..., k)`` against each other."""
+    X = _checks.finite_array(X, "X", ndim=2)
+    Y = _checks.finite_array(Y, "Y", ndim=2)
+    if Y.shape[1] != X.shape[1]:
+        raise ValueError(f"Y must have as many columns (samples) as X ({X.shape[1]}), got shape {Y.shape}")
+    widths = _widths(widths)
+    if widths[0] != X.shape[0]:
+        raise ValueError(f"widths[0] must equal the input dimension {X.shape[0]}, got {widths[0]}")
+    if widths[-1] != Y.shape[0]:
+        raise ValueError(f"widths[-1] must equal the output dimension {Y.shape[0]}, got {widths[-1]}")
+    return X, Y, widths
+
+
 def _mT(a: Array) -> Array:
     return np.swapaxes(a, -1, -2)
 
@@ -365,24 +379,15 @@ class LinearNetwork(Objective):
     """
 
     def __init__(self, X: ArrayLike, Y: ArrayLike, widths: object) -> None:
-        X = _checks.finite_array(X, "X", ndim=2)
-        Y = _checks.finite_array(Y, "Y", ndim=2)
-        if Y.shape[1] != X.shape[1]:
-            raise ValueError(f"Y must have as many columns (samples) as X ({X.shape[1]}), got shape {Y.shape}")
-        self.widths = _widths(widths)
-        if self.widths[0] != X.shape[0]:
-            raise ValueError(f"widths[0] must equal the input dimension {X.shape[0]}, got {self.widths[0]}")
-        if self.widths[-1] != Y.shape[0]:
-            raise ValueError(f"widths[-1] must equal the output dimension {Y.shape[0]}, got {self.widths[-1]}")
-        self.X, self.Y = X, Y
+        self.X, self.Y, self.widths = _network_data(X, Y, widths)
         self.depth = len(self.widths) - 1
         self.shapes = [(self.widths[i + 1], self.widths[i]) for i in range(self.depth)]
         sizes = [a * b for a, b in self.shapes]
         offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
         self.layer_slices = [slice(int(offsets[i]), int(offsets[i + 1])) for i in range(self.depth)]
         self.n_params = int(offsets[-1])
-        self.sigma = X @ X.T
-        self.cross = Y @ X.T
+        self.sigma = self.X @ self.X.T
+        self.cross = self.Y @ self.X.T
 
     # -- layout -------------------------------------------------------------------------------
     def unflatten(self, w: ArrayLike) -> list[Array]:
@@ -787,18 +792,9 @@ class MLP(Objective):
     ACTIVATIONS = ("tanh", "softplus", "sigmoid")
 
     def __init__(self, X: ArrayLike, Y: ArrayLike, widths: object, activation: str = "tanh", bias: bool = False) -> None:
-        X = _checks.finite_array(X, "X", ndim=2)
-        Y = _checks.finite_array(Y, "Y", ndim=2)
-        if Y.shape[1] != X.shape[1]:
-            raise ValueError(f"Y must have as many columns (samples) as X ({X.shape[1]}), got shape {Y.shape}")
         if activation not in self.ACTIVATIONS:
             raise ValueError(f"activation must be one of {self.ACTIVATIONS}, got {activation!r}")
-        self.widths = _widths(widths)
-        if self.widths[0] != X.shape[0]:
-            raise ValueError(f"widths[0] must equal the input dimension {X.shape[0]}, got {self.widths[0]}")
-        if self.widths[-1] != Y.shape[0]:
-            raise ValueError(f"widths[-1] must equal the output dimension {Y.shape[0]}, got {self.widths[-1]}")
-        self.X, self.Y = X, Y
+        self.X, self.Y, self.widths = _network_data(X, Y, widths)
         self.activation = activation
         self.bias = bool(bias)
         self.depth = len(self.widths) - 1
