@@ -12,8 +12,8 @@ test_no_request_leaves_the_machine a built page loads a script, style or font fr
 test_chapter_anatomy               a numbered chapter lacks learning objectives, a summary, exercises,
                                    a dropdown solution per exercise (source check, no build needed)
 test_anatomy_check_can_fail        the anatomy check itself misses a bare exercise (self-test)
-test_every_chapter_runs_fast       the execution-status table misses a chapter, shows a failure,
-                                   or a chapter took 60 s or more to execute
+test_every_chapter_executed        the execution-status table misses a chapter or shows a failure
+                                   (times are reported, never asserted: speed is ``make bench``'s job)
 test_every_chapter_offers_ipynb    a chapter's download menu has no ``.ipynb`` or it is not the
                                    chapter's notebook
 test_pages_in_a_real_browser       in headless Chromium, on any page of the toc: math is not
@@ -49,8 +49,9 @@ import browser  # noqa: E402  (helper module next to this file, not collected)
 ROOT = pathlib.Path(os.environ.get("BOOK_ROOT") or pathlib.Path(__file__).resolve().parents[1]).resolve()
 HTML = ROOT / "_build" / "html"
 EXECUTED = ROOT / "_build" / "jupyter_execute"
-CHAPTER_TIME_LIMIT_S = 60.0
-REPRO_BUDGET_S = float(os.environ.get("BOOK_REPRO_BUDGET_S", "25"))  # run time of the re-executed sample
+# chapters re-executed by test_glued_numbers_reproduce: a fixed sample, so the test does the same work on
+# every machine (BOOK_REPRO_ALL=1 re-executes every chapter)
+REPRO_SAMPLE = ("chapters/01_dynamical_system", "chapters/06_local_pl")
 
 # Sphinx's own diagnostics; not e.g. "[IPKernelApp] WARNING | Kernel is running over TCP ..."
 # which ipykernel >= 7 prints to stderr on every kernel start (harmless, not a Sphinx warning).
@@ -249,7 +250,12 @@ def execution_table(html: pathlib.Path) -> dict[str, tuple[float, str]]:
 
 
 @pytest.mark.book
-def test_every_chapter_runs_fast(built_book: pathlib.Path) -> None:
+def test_every_chapter_executed(built_book: pathlib.Path) -> None:
+    """Every chapter appears in the execution-status table with a success mark.
+
+    The run times are printed for information only: a test must not depend on how fast the
+    machine is (speed is measured by ``make bench``, as ratios against a reference workload).
+    """
     table = execution_table(built_book)
     notebooks = [p for p in toc_pages() if is_notebook(p)]
     assert notebooks, "no executable chapter found"
@@ -259,8 +265,6 @@ def test_every_chapter_runs_fast(built_book: pathlib.Path) -> None:
     assert not missing, f"chapters missing from the execution-status table: {missing}"
     failed = [p for p, (_, status) in report.items() if status != "✅"]
     assert not failed, f"chapters whose execution failed: {failed}"
-    slow = {p: t for p, (t, _) in report.items() if not t < CHAPTER_TIME_LIMIT_S}
-    assert not slow, f"chapters executing in {CHAPTER_TIME_LIMIT_S:.0f} s or more: {slow}"
 
 
 def _code_cells(nb: dict) -> list[str]:
@@ -406,7 +410,7 @@ def execute_fresh(page: str) -> dict:
     path = ROOT / f"{page}.md"
     nb = jupytext.read(path)
     client = nbclient.NotebookClient(
-        nb, kernel_name="python3", timeout=300, resources={"metadata": {"path": str(path.parent)}}
+        nb, kernel_name="python3", timeout=900, resources={"metadata": {"path": str(path.parent)}}
     )
     client.execute(env=kernel_env())
     return nb
@@ -416,25 +420,19 @@ def execute_fresh(page: str) -> dict:
 def test_glued_numbers_reproduce(built_book: pathlib.Path) -> None:
     """Every glued text/plain value of a sample of chapters equals the build's, to the last digit.
 
-    The sample: the chapters with glued values, cheapest first, until their recorded run times
-    add up to ``BOOK_REPRO_BUDGET_S`` (25 s; at least two chapters). ``BOOK_REPRO_ALL=1`` checks all.
+    The sample is fixed (``REPRO_SAMPLE``), not chosen by run time, so the test does the same work on
+    every machine; ``BOOK_REPRO_ALL=1`` checks every chapter.
     """
-    table = execution_table(built_book)
-    candidates = []
+    sample = []
     for page in toc_pages():
         glue_file = EXECUTED / f"{page}.glue.json"
-        if is_notebook(page) and glue_file.is_file():
-            built = {k: "".join(v["data"]["text/plain"]) for k, v in json.loads(glue_file.read_text()).items()
-                     if "text/plain" in v.get("data", {})}
-            if built:
-                candidates.append((table.get(page, (float("inf"), ""))[0], page, built))
-    assert candidates, "no chapter glues any value"
-    candidates.sort(key=lambda c: c[0])
-    sample, spent = [], 0.0
-    for runtime, page, built in candidates:
-        if os.environ.get("BOOK_REPRO_ALL") or len(sample) < 2 or spent + runtime <= REPRO_BUDGET_S:
+        if not (is_notebook(page) and glue_file.is_file()):
+            continue
+        built = {k: "".join(v["data"]["text/plain"]) for k, v in json.loads(glue_file.read_text()).items()
+                 if "text/plain" in v.get("data", {})}
+        if built and (os.environ.get("BOOK_REPRO_ALL") or page in REPRO_SAMPLE):
             sample.append((page, built))
-            spent += runtime
+    assert len(sample) >= min(2, len(REPRO_SAMPLE)), f"no glued values found for the sample {REPRO_SAMPLE}"
     differences = []
     for page, built in sample:
         fresh = glued_text(execute_fresh(page))

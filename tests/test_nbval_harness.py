@@ -34,7 +34,7 @@ def test_failing_cell_fails_and_passing_cell_passes(tmp_path: pathlib.Path) -> N
     (tmp_path / "plain.md").write_text("# Not a notebook\n\nJust prose.\n")
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:xdist", str(tmp_path)],
-        capture_output=True, text=True, cwd=tmp_path, timeout=300,
+        capture_output=True, text=True, cwd=tmp_path, timeout=900,
     )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 1, out
