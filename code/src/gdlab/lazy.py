@@ -1,0 +1,119 @@
+r"""Kernel (lazy) regression and iteration counts: the linear model that a network reduces to at
+the positive initialisation of chapter 7, and an early-stopping count of GD steps to a loss level.
+
+For a kernel :math:`\Theta` (symmetric positive semi-definite, ``(n, n)``) and targets :math:`y`,
+the *kernel regression* started from the zero predictor has residuals :math:`e_0 = -y` and, under
+GD with step :math:`\eta` on :math:`\tfrac12\|e\|^2`,
+
+.. math:: e_{k+1} = (I - \eta\,\Theta)\,e_k ,\qquad \text{so}\qquad e_k = (I - \eta\,\Theta)^k e_0 ;
+
+under gradient flow :math:`e(t) = \exp(-t\,\Theta)\,e_0`.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from . import _checks
+from .objectives import Objective
+
+Array = NDArray[np.float64]
+
+__all__ = ["kernel_residuals", "kernel_flow_time", "steps_to_loss"]
+
+
+def _kernel_and_targets(kernel: ArrayLike, targets: ArrayLike) -> tuple[Array, Array]:
+    K = _checks.finite_array(kernel, "kernel", ndim=2)
+    if K.shape[0] != K.shape[1] or not np.allclose(K, K.T, rtol=1e-12, atol=0.0):
+        raise ValueError(f"kernel must be a symmetric square matrix, got shape {K.shape}")
+    y = np.ravel(np.asarray(targets, dtype=np.float64))
+    if y.shape != (K.shape[0],) or not np.all(np.isfinite(y)):
+        raise ValueError(f"targets must hold {K.shape[0]} finite values, got shape {np.shape(targets)}")
+    return K, y
+
+
+def kernel_residuals(kernel: ArrayLike, targets: ArrayLike, step_size: float, steps: int) -> Array:
+    r"""Residuals :math:`e_k=(I-\eta\Theta)^k(-y)`, :math:`k=0,\dots,` ``steps``: shape ``(steps + 1, n)``.
+
+    This is GD with step :math:`\eta` on :math:`\tfrac12\|\Theta^{1/2}\text{-linear model} - y\|^2`
+    seen in output space: the loss after :math:`k` steps is :math:`\tfrac12\|e_k\|^2`.
+
+    >>> kernel_residuals(np.eye(2), [1.0, 2.0], 0.5, 2).tolist()
+    [[-1.0, -2.0], [-0.5, -1.0], [-0.25, -0.5]]
+    """
+    K, y = _kernel_and_targets(kernel, targets)
+    eta = float(_checks.positive_finite(step_size, "step_size"))
+    steps = _checks.positive_int(steps, "steps", minimum=0)
+    M = np.eye(K.shape[0]) - eta * K
+    out = np.empty((steps + 1, y.size))
+    out[0] = -y
+    for k in range(steps):
+        out[k + 1] = M @ out[k]
+    return out
+
+
+def kernel_flow_time(kernel: ArrayLike, targets: ArrayLike, level: float) -> float:
+    r"""Gradient-flow time :math:`t` at which :math:`\tfrac12\|e^{-t\Theta}y\|^2` falls to ``level``.
+
+    The loss :math:`\tfrac12\sum_j (q_j^\top y)^2 e^{-2\lambda_j t}` (eigenpairs of :math:`\Theta`)
+    is decreasing; the time is found by bisection to relative precision :math:`10^{-12}`. Returns
+    ``inf`` when the level is not reached (it is below the loss of the kernel's null space).
+
+    >>> round(float(kernel_flow_time(np.eye(1), [1.0], 0.5 * np.exp(-2.0))), 12)
+    1.0
+    """
+    K, y = _kernel_and_targets(kernel, targets)
+    level = float(_checks.positive_finite(level, "level"))
+    lam, Q = np.linalg.eigh(K)
+    c2 = (Q.T @ y) ** 2
+
+    def loss(t: float) -> float:
+        return 0.5 * float(np.sum(c2 * np.exp(-2.0 * np.maximum(lam, 0.0) * t)))
+
+    if loss(0.0) <= level:
+        return 0.0
+    if 0.5 * float(np.sum(c2[lam <= 1e-14 * max(lam[-1], 1e-300)])) >= level:
+        return float("inf")
+    hi = 1.0 / lam[-1]
+    while loss(hi) > level:
+        hi *= 2.0
+    lo = 0.0
+    while hi - lo > 1e-12 * hi:
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if loss(mid) > level else (lo, mid)
+    return float(hi)
+
+
+def steps_to_loss(
+    objective: Objective, w0: ArrayLike, step_size: ArrayLike, level: float, max_steps: int
+) -> Array:
+    r"""First :math:`k` with :math:`f(w_k) <` ``level`` under GD :math:`w_{k+1}=w_k-\eta\nabla f(w_k)`.
+
+    ``w0`` has shape ``(..., n_params)`` and ``step_size`` broadcasts against ``w0.shape[:-1]``.
+    Every step is checked (no recording interval) and the loop stops once every run has reached
+    the level. Runs that do not reach it within ``max_steps`` steps, or whose loss becomes
+    non-finite, get ``inf``. Shape ``w0.shape[:-1]``.
+
+    >>> from gdlab.objectives import Quadratic
+    >>> steps_to_loss(Quadratic(np.eye(1)), np.array([[1.0]]), 0.5, 0.5 * 0.25**2 + 1e-12, 10).tolist()
+    [2.0]
+    """
+    w = objective._params(w0, "w0").copy()
+    level = float(_checks.positive_finite(level, "level"))
+    max_steps = _checks.positive_int(max_steps, "max_steps", minimum=0)
+    batch = w.shape[:-1]
+    eta = np.broadcast_to(np.asarray(step_size, dtype=np.float64), batch)
+    if not np.all(np.isfinite(eta)) or np.any(eta <= 0):
+        raise ValueError(f"step_size must be positive and finite, got {step_size!r}")
+    eta = eta[..., None]
+    count = np.full(batch, np.inf)
+    dead = np.zeros(batch, dtype=bool)
+    with np.errstate(all="ignore"):
+        for k in range(max_steps + 1):
+            f = np.asarray(objective.loss(w))
+            dead |= ~np.isfinite(f)
+            count = np.where(np.isinf(count) & ~dead & (f < level), float(k), count)
+            if k == max_steps or np.all(np.isfinite(count) | dead):
+                break
+            w = np.where(dead[..., None], 0.0, w - eta * objective.grad(w))
+    return count
