@@ -35,8 +35,9 @@ def _kernel_and_targets(kernel: ArrayLike, targets: ArrayLike) -> tuple[Array, A
 def kernel_residuals(kernel: ArrayLike, targets: ArrayLike, step_size: float, steps: int) -> Array:
     r"""Residuals :math:`e_k=(I-\eta\Theta)^k(-y)`, :math:`k=0,\dots,` ``steps``: shape ``(steps + 1, n)``.
 
-    This is GD with step :math:`\eta` on :math:`\tfrac12\|\Theta^{1/2}\text{-linear model} - y\|^2`
-    seen in output space: the loss after :math:`k` steps is :math:`\tfrac12\|e_k\|^2`.
+    This is GD with step :math:`\eta` on any linear model whose tangent kernel is :math:`\Theta`,
+    seen in output space; for example :math:`\ell(P)=\tfrac12\sum_i(b^\top Px_i-y_i)^2` has
+    :math:`\Theta=\|b\|^2X^\top X`. The loss after :math:`k` steps is :math:`\tfrac12\|e_k\|^2`.
 
     >>> kernel_residuals(np.eye(2), [1.0, 2.0], 0.5, 2).tolist()
     [[-1.0, -2.0], [-0.5, -1.0], [-0.25, -0.5]]
