@@ -1,0 +1,104 @@
+"""gdlab.notebook: claim checks that report instead of raising only for a reader's changed parameters."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from gdlab import notebook
+
+
+def test_claim_that_holds_is_counted() -> None:
+    claims = notebook.Claims(book={"eta": 0.9})
+    assert claims.check(np.array([True, True]), "both runs converge") is True
+    assert claims.held == 1 and claims.checked == 1 and not claims.reported
+    assert claims.summary() == "1 claim checked, all hold (the book's parameters)"
+
+
+def test_failing_claim_raises_with_its_message_under_the_books_parameters() -> None:
+    claims = notebook.Claims(book={"eta": (0.9, 1.0)}, reader={"eta": (0.9, 1.0)})
+    with pytest.raises(AssertionError, match="the rate equals rho"):
+        claims.check(False, "the rate equals rho", book_only=True)
+
+
+def test_failing_general_claim_raises_even_with_changed_parameters() -> None:
+    claims = notebook.Claims(book={"eta": 0.9}, reader={"eta": 1.5})
+    with pytest.raises(AssertionError, match="theorem"):
+        claims.check(np.array([True, False]), "the theorem's prediction")
+
+
+def test_book_only_claim_is_reported_when_parameters_changed(capsys) -> None:
+    claims = notebook.Claims(book={"eta": (0.9, 1.0), "x0": 1.3}, reader={"eta": [0.8, 1.0], "x0": 1.3})
+    assert claims.changed == ["eta"]
+    assert claims.check(False, "settles on the 2-cycle", book_only=True) is False
+    out = capsys.readouterr().out
+    assert "this check is about the book's parameters (changed here: eta)" in out
+    assert "settles on the 2-cycle" in out
+    assert claims.reported == ["settles on the 2-cycle"]
+    claims.check(True, "another")
+    assert claims.summary().startswith("2 claims checked: 1 holds, 1 reported")
+
+
+def test_claims_validate_their_arguments() -> None:
+    with pytest.raises(ValueError, match="claim"):
+        notebook.Claims().check(True, "  ")
+    with pytest.raises(ValueError, match="does not define"):
+        notebook.Claims(book={"a": 1}, reader={"b": 2})
+
+
+def test_array_parameters_compare_by_value() -> None:
+    claims = notebook.Claims(book={"lams": np.array([1.0, 2.0])}, reader={"lams": [1.0, 2.0]})
+    assert claims.changed == []
+    claims.reader["lams"] = [1.0, 3.0]
+    assert claims.changed == ["lams"]
+
+
+def test_strict_mode_follows_the_environment(monkeypatch) -> None:
+    monkeypatch.setenv(notebook.STRICT_ENV, "1")
+    assert notebook.strict()
+    monkeypatch.setenv(notebook.STRICT_ENV, "0")
+    assert not notebook.strict()
+    monkeypatch.delenv(notebook.STRICT_ENV)
+    assert not notebook.strict()
+
+
+def test_warnings_policy_strict_raises_reader_warns() -> None:
+    with warnings.catch_warnings():
+        assert notebook.warnings_policy(strict_mode=True) == "strict"
+        with pytest.raises(RuntimeWarning):
+            np.exp(np.array([1000.0]))
+    with warnings.catch_warnings(record=True) as seen:
+        assert notebook.warnings_policy(strict_mode=False) == "reader"
+        assert np.isinf(np.exp(np.array([1000.0])))[0]
+    assert any(issubclass(w.category, RuntimeWarning) for w in seen)
+
+
+def test_glue_shows_a_figure_as_png_and_keeps_values(monkeypatch) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shown = []
+    monkeypatch.setattr(notebook, "_display", shown.append)
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    notebook.glue("fig_x", fig, display=False)
+    plt.close(fig)
+    notebook.glue("num_x", 0.25, display=False)
+    assert len(shown) == 1, "a glued figure must be displayed, a number glued with display=False not"
+    data = shown[0].data
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "the figure is shown as a PNG image"
+    assert notebook.GLUED["num_x"] == 0.25 and notebook.GLUED["fig_x"] is fig
+    notebook.glue("num_y", 3, display=True)
+    assert shown[-1] == 3
+
+
+def test_report_divergence(capsys) -> None:
+    assert notebook.report_divergence(np.array([False, False]), ["a", "b"]) == []
+    assert capsys.readouterr().out == ""
+    assert notebook.report_divergence(np.array([True, False]), ["a", "b"]) == ["a"]
+    assert "diverged" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="labels"):
+        notebook.report_divergence(np.array([True]), ["a", "b"])
