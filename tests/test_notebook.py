@@ -1,6 +1,12 @@
-"""gdlab.notebook: claim checks that report instead of raising only for a reader's changed parameters."""
+"""gdlab.notebook (claim checks, warnings policy, plain-notebook glue), the set-up cell converter, and the
+execution of every chapter's plain notebook outside the book (no build needed)."""
 from __future__ import annotations
 
+import importlib.util
+import os
+import pathlib
+import re
+import time
 import warnings
 
 import numpy as np
@@ -102,3 +108,79 @@ def test_report_divergence(capsys) -> None:
     assert "diverged" in capsys.readouterr().out
     with pytest.raises(ValueError, match="labels"):
         notebook.report_divergence(np.array([True]), ["a", "b"])
+
+
+# ---------------------------------------------------------------------------------------------
+# the set-up cell converter (tools/convert_setup_cells.py)
+# ---------------------------------------------------------------------------------------------
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _tool(name: str):
+    spec = importlib.util.spec_from_file_location(f"tool_{name}", ROOT / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+SETUP = """# T
+
+```{code-cell} ipython3
+:tags: [remove-cell]
+import warnings; warnings.simplefilter("error", RuntimeWarning)
+import numpy as np
+```
+
+```{code-cell} ipython3
+import warnings; warnings.simplefilter("error", RuntimeWarning)
+```
+"""
+
+
+def test_convert_setup_cells_changes_only_the_setup_line_and_is_idempotent() -> None:
+    convert = _tool("convert_setup_cells")
+    once, changed = convert.convert_text(SETUP)
+    assert changed and once.count(convert.NEW) == 1, "exactly the first (set-up) cell is converted"
+    assert once.replace(convert.NEW, 'import warnings; warnings.simplefilter("error", RuntimeWarning)', 1) == SETUP
+    twice, changed_again = convert.convert_text(once)
+    assert not changed_again and twice == once
+    assert convert.OLD.search(once), "a later cell with the same line is not the set-up cell: left alone"
+
+
+def test_chapter_1_uses_the_warnings_policy() -> None:
+    text = (ROOT / "chapters" / "01_dynamical_system.md").read_text(encoding="utf-8")
+    convert = _tool("convert_setup_cells")
+    assert convert.NEW in text and not convert.OLD.search(text)
+
+
+# ---------------------------------------------------------------------------------------------
+# every chapter's plain notebook executes in a plain Jupyter kernel, outside the book
+# ---------------------------------------------------------------------------------------------
+def _chapters() -> list[str]:
+    return sorted(f"chapters/{p.stem}" for p in (ROOT / "chapters").glob("*.md")
+                  if "kernelspec:" in p.read_text(encoding="utf-8")[:2000])
+
+
+@pytest.mark.parametrize("page", _chapters())
+def test_plain_notebook_executes_outside_the_book(page: str, tmp_path: pathlib.Path) -> None:
+    """The code of ``_build/notebooks/<chapter>.ipynb`` runs to the end in a python3 kernel started in an
+    empty folder, in strict mode (``GDLAB_STRICT=1``: a RuntimeWarning is an error, a failing claim
+    raises), and shows one image output per figure of the book.
+
+    This is the chapters' execution in ``make test`` (it replaces nbval over ``chapters/*.md``: the
+    same code cells, the same strictness, plus the figures); ``tests/test_book.py`` checks that the
+    exported notebooks hold exactly this code.  The run time is printed, never asserted.
+    """
+    import nbclient
+
+    nb = _tool("export_notebooks").code_notebook(ROOT, page)
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    env["GDLAB_STRICT"] = "1"
+    start = time.perf_counter()
+    nbclient.NotebookClient(nb, kernel_name="python3", timeout=900,
+                            resources={"metadata": {"path": str(tmp_path)}}).execute(env=env)
+    print(f"{page}: plain notebook executed in {time.perf_counter() - start:.1f} s")
+    images = sum(1 for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+                 if "image/png" in o.get("data", {}))
+    figures = len(re.findall(r"^\s*(`{3,}|:{3,})\{glue:figure\}", (ROOT / f"{page}.md").read_text(encoding="utf-8"), re.M))
+    assert images == figures, f"{page}: {images} image outputs, but the book has {figures} figures"
