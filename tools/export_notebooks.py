@@ -42,7 +42,6 @@ PLAIN_GLUE_IMPORT = "from gdlab.notebook import glue  # shows glued figures in a
 FENCE = re.compile(r"^(?P<fence>`{3,}|:{3,})\{(?P<name>[\w:.-]+)\}\s*(?P<arg>.*?)\s*$")
 ROLE = re.compile(r"\{(?P<name>[\w:.-]+)\}`(?P<content>[^`]*)`")
 TARGET = re.compile(r"^\((?P<label>[\w:.-]+)\)=\s*$", re.M)
-LABELLED_MATH = re.compile(r"^\$\$(?P<body>.*?)^\$\$[ \t]*\((?P<label>[\w:.-]+)\)[ \t]*$", re.M | re.S)
 #: What must not survive in the Markdown of an exported notebook (used by the tests too).
 MYST_LEFT = re.compile(r"\{[\w:.-]+\}`|^\s*(`{3,}|:{3,})\{[\w:.-]+\}|^\([\w:.-]+\)=\s*$", re.M)
 
@@ -280,7 +279,7 @@ class Converter:
     # blocks --------------------------------------------------------------------------------------
     def convert(self, text: str) -> str:
         text = TARGET.sub(lambda m: f'<a id="{self.book.key(m.group("label"))}"></a>', text)
-        text = LABELLED_MATH.sub(self._math, text)
+        text = self._labelled_math(text)
         out, lines, i = [], text.split("\n"), 0
         while i < len(lines):
             m = FENCE.match(lines[i])
@@ -294,13 +293,34 @@ class Converter:
             out.append(self.directive(name, arg, options, "\n".join(body)))
         return "\n".join(out)
 
-    def _math(self, m: re.Match) -> str:
-        label = self.book.key(m.group("label"))
-        page, number = self.book.numbers.get(label, (None, None))
-        if number is None:
-            self.unknown.append(f"equation {label!r}")
-            return f"$${m.group('body')}$$"
-        return f'<a id="{label}"></a>\n\n$${m.group("body").rstrip()}\n\\tag{{{number}}}\n$$'
+    def _labelled_math(self, text: str) -> str:
+        """``$$ ... $$ (label)`` blocks: the book's number as ``\\tag{}`` and an anchor before the block."""
+        lines, out, i = text.split("\n"), [], 0
+        while i < len(lines):
+            if lines[i].strip() != "$$":
+                out.append(lines[i])
+                i += 1
+                continue
+            j = i + 1
+            while j < len(lines) and not lines[j].lstrip().startswith("$$"):
+                j += 1
+            if j == len(lines):
+                out.extend(lines[i:])
+                break
+            closing = re.match(r"^\s*\$\$[ \t]*\((?P<label>[\w:.-]+)\)[ \t]*$", lines[j])
+            body = lines[i + 1:j]
+            if closing:
+                label = self.book.key(closing.group("label"))
+                number = self.book.numbers.get(label, (None, None))[1]
+                if number is None:
+                    self.unknown.append(f"equation {label!r}")
+                else:
+                    out += [f'<a id="{label}"></a>', "", "$$", *body, f"\\tag{{{number}}}", "$$"]
+                    i = j + 1
+                    continue
+            out += ["$$", *body, lines[j]]
+            i = j + 1
+        return "\n".join(out)
 
     def _next_block(self, label: str | None) -> str:
         """The book's number of the next numbered block (theorem, ..., exercise) of this page."""
