@@ -1,6 +1,8 @@
 # Two commands on a fresh machine (Python >= 3.11 and make):
 #   make book   build the HTML book into _build/html
 #   make test   unit + property tests of gdlab, every chapter under nbval, and the strict book build
+#   make notebooks  the book, plus every chapter as a plain Jupyter notebook in _build/notebooks
+#   make lab        JupyterLab on the chapters (a chapter's .md opens as a notebook)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -8,7 +10,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt constraints.txt code/pyproject.toml | cksum | cut -d" " -f1)
 JB_FLAGS := --all -W -n --keep-going
 
-.PHONY: setup book test bench clean clean-env
+.PHONY: setup book test bench clean clean-env notebooks lab
 
 $(STAMP): requirements.txt constraints.txt code/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || \
@@ -27,6 +29,21 @@ book: setup
 
 test: setup
 	$(PY) -m pytest
+
+# The plain notebooks are exported at the end of every build (_ext/course_tools.py runs
+# tools/export_notebooks.py); the book's download menu offers them.
+notebooks: book
+	@ls _build/notebooks/*.ipynb
+	@echo "Plain notebooks written to _build/notebooks/ (the book's download menu offers the same files)"
+
+# JupyterLab on the chapters. jupytext's extension serves a chapter's .md as a notebook; the settings
+# override makes a double click open it as one. Kernels run without GDLAB_STRICT: an overflow during
+# exploration is shown as a warning, not raised. LAB_FLAGS=--no-browser etc. are passed through.
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
+lab: setup
+	@mkdir -p $(dir $(LAB_SETTINGS))
+	@echo '{"@jupyterlab/docmanager-extension:plugin": {"defaultViewers": {"markdown": "Jupytext Notebook", "myst": "Jupytext Notebook"}}}' > $(LAB_SETTINGS)
+	env -u GDLAB_STRICT $(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" $(if $(filter 0,$(shell id -u)),--allow-root) --ServerApp.default_url=/lab/tree/chapters $(LAB_FLAGS)
 
 bench: setup
 	$(PY) benchmarks/bench_sweep.py

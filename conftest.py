@@ -14,6 +14,9 @@ import nbval.plugin
 collect_ignore_glob = ["_build/*", ".venv/*", "node_modules/*", "code/*"]
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+# strict mode of gdlab.notebook.warnings_policy() for every kernel the tests start (nbval, nbclient):
+# a RuntimeWarning in a chapter is an error in the tests, as in the book build
+os.environ.setdefault("GDLAB_STRICT", "1")
 
 try:  # deterministic property tests: same examples every run
     from hypothesis import settings

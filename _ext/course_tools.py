@@ -2,12 +2,17 @@
 
 Things the stock Jupyter Book 1 toolchain does not do for an offline course text:
 
-* **Download every chapter as a notebook.**  sphinx-book-theme adds an ``.ipynb`` entry to a page's
-  download menu only when a launch service (Binder, Colab, ...) is configured, which this offline book
-  does not have.  For every page that MyST-NB executed, :func:`offer_notebook` copies the executed
-  notebook (``_build/jupyter_execute/<page>.ipynb``, code *and* outputs) to ``_build/html/_sources/`` and
-  sets the theme's ``ipynb_source`` context key, so the download menu of each chapter offers
-  ``.ipynb`` next to ``.md`` and ``.pdf``.
+* **Download every chapter as a plain notebook.**  sphinx-book-theme adds an ``.ipynb`` entry to a
+  page's download menu only when a launch service (Binder, Colab, ...) is configured, which this
+  offline book does not have.  For every page that MyST-NB executed, :func:`offer_notebook` sets the
+  theme's ``ipynb_source`` context key, so the download menu of each chapter offers ``.ipynb`` next to
+  ``.md`` and ``.pdf``; at the end of the build :func:`export_plain_notebooks` writes that file: the
+  chapter exported by ``tools/export_notebooks.py`` (numbers substituted, figures as outputs, no MyST
+  left, a first cell that checks for ``gdlab``) to ``_build/notebooks/`` and ``_build/html/_sources/``.
+  A failed export is a build warning (so ``-W`` fails the build).
+* **Strict in the build, lenient for a reader.**  The chapters' set-up cells call
+  ``gdlab.notebook.warnings_policy()``, which turns ``RuntimeWarning`` into an error only when
+  ``GDLAB_STRICT=1``; :func:`setup` sets it for the kernels the build starts.
 * **No console error and no remote URL from thebe.**  sphinx-thebe registers an inline ``<script>``
   (``const THEBE_JS_URL = "https://unpkg.com/..."``) at ``env-before-read-docs``, after the HTML builder
   was initialised; Sphinx 7.4's ``prepare_writing`` re-adds registry scripts with ``filename or ''``,
@@ -25,6 +30,7 @@ Things the stock Jupyter Book 1 toolchain does not do for an offline course text
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 from pathlib import Path
 
@@ -49,16 +55,46 @@ def drop_thebe_assets(app, pagename, templatename, context, doctree) -> None:
 
 
 def offer_notebook(app, pagename, templatename, context, doctree) -> None:
-    """Copy the executed notebook of ``pagename`` next to its sources and put it in the download menu."""
+    """Put the plain notebook of ``pagename`` in the download menu (written by :func:`export_plain_notebooks`)."""
     if doctree is None or not context.get("sourcename", "").endswith(".md"):
         return
     executed = Path(app.outdir).parent / "jupyter_execute" / f"{pagename}.ipynb"
     if not executed.is_file():  # a plain Markdown page (not a notebook)
         return
-    target = Path(app.outdir) / "_sources" / f"{pagename}.ipynb"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(executed, target)
     context["ipynb_source"] = f"{pagename}.ipynb"
+    app.course_offered = getattr(app, "course_offered", set()) | {pagename}
+
+
+def export_plain_notebooks(app, exception) -> None:
+    """After a successful HTML build: export every chapter as a plain notebook (``tools/export_notebooks.py``).
+
+    Writes ``_build/notebooks/<chapter>.ipynb`` and the same file at ``_build/html/_sources/<page>.ipynb``,
+    the download-menu target set by :func:`offer_notebook`.
+    """
+    if exception is not None or app.builder.format != "html":
+        return
+    import importlib.util
+
+    script = Path(app.srcdir) / "tools" / "export_notebooks.py"
+    spec = importlib.util.spec_from_file_location("course_export_notebooks", script)
+    export = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(export)
+    out = Path(app.outdir).parent / "notebooks"
+    book = export.Book(Path(app.srcdir))
+    pages = export.notebook_pages(book)
+    out.mkdir(parents=True, exist_ok=True)
+    for page in pages:
+        nb, problems = export.export_page(book, page, set(pages))
+        for problem in problems:
+            LOGGER.warning(f"[course_tools] notebook export of {page}: {problem}")
+        export.nbformat.write(nb, out / f"{Path(page).name}.ipynb")
+        target = Path(app.outdir) / "_sources" / f"{page}.ipynb"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(out / f"{Path(page).name}.ipynb", target)
+    missing = sorted(getattr(app, "course_offered", set()) - set(pages))
+    if missing:
+        LOGGER.warning(f"[course_tools] download menu offers notebooks that were not exported: {missing}")
+    LOGGER.info(f"[course_tools] exported {len(pages)} plain notebooks to {out}")
 
 
 def library_digest(root: Path, paths: list[str]) -> str | None:
@@ -103,6 +139,8 @@ def default_favicon(app, config) -> None:
 
 
 def setup(app):
+    # kernels started by this build inherit it: gdlab.notebook.warnings_policy() is strict in the build
+    os.environ["GDLAB_STRICT"] = "1"
     app.connect("config-inited", default_favicon)
     app.add_config_value("course_library_paths", ["code/src"], "env")
     # after MyST-NB has set its cache path (builder-inited, priority 500)
@@ -111,4 +149,5 @@ def setup(app):
     # before sphinx-book-theme builds the header buttons (priority 501)
     app.connect("html-page-context", offer_notebook, priority=450)
     app.connect("html-page-context", drop_thebe_assets, priority=900)
+    app.connect("build-finished", export_plain_notebooks)
     return {"version": __version__, "parallel_read_safe": True, "parallel_write_safe": True}

@@ -15,7 +15,7 @@ test_anatomy_check_can_fail        the anatomy check itself misses a bare exerci
 test_every_chapter_executed        the execution-status table misses a chapter or shows a failure
                                    (times are reported, never asserted: speed is ``make bench``'s job)
 test_every_chapter_offers_ipynb    a chapter's download menu has no ``.ipynb`` or it is not the
-                                   chapter's notebook
+                                   chapter's plain notebook
 test_pages_in_a_real_browser       in headless Chromium, on any page of the toc: math is not
                                    typeset (or MathJax reports a TeX error, or raw ``\\(`` is left),
                                    an image does not load or has no alt text, a figure became text,
@@ -25,6 +25,11 @@ test_pages_in_a_real_browser       in headless Chromium, on any page of the toc:
                                    missing or does not download a notebook
 test_glued_numbers_reproduce       re-executing a sample of chapters gives a glued ``text/plain``
                                    value different from the build's
+test_plain_notebooks_*             (plain notebooks, issue 12; end of this file) a chapter has no
+                                   exported notebook, its Markdown keeps MyST or lacks the book's
+                                   numbers, its code is not the code ``tests/test_notebook.py``
+                                   executes, it misses a book figure, or chapter 1 stops instead of
+                                   reporting when a reader changes its parameters cell
 =================================  ===========================================================
 """
 from __future__ import annotations
@@ -273,17 +278,15 @@ def _code_cells(nb: dict) -> list[str]:
 
 @pytest.mark.book
 def test_every_chapter_offers_ipynb(built_book: pathlib.Path) -> None:
-    import jupytext
-
+    """The download menu offers the chapter's plain notebook (``_build/notebooks``, see the end of this file)."""
     for page in (p for p in toc_pages() if is_notebook(p)):
         html = (built_book / f"{page}.html").read_text(encoding="utf-8")
         href = f"_sources/{page}.ipynb"
         assert href in html, f"{page}.html: no .ipynb in the download menu"
         nb = json.loads((built_book / href).read_text(encoding="utf-8"))
         assert nb["nbformat"] == 4 and nb["metadata"]["kernelspec"]["name"] == "python3"
-        source = jupytext.read(ROOT / f"{page}.md")
-        expected = ["".join(c["source"]).strip() for c in source["cells"] if c["cell_type"] == "code"]
-        assert _code_cells(nb) == expected, f"{href} is not the notebook of {page}.md"
+        expected = [c["source"].strip() for c in _export_tool().code_notebook(ROOT, page).cells if c["cell_type"] == "code"]
+        assert _code_cells(nb) == expected, f"{href} is not the plain notebook of {page}.md"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -440,3 +443,129 @@ def test_glued_numbers_reproduce(built_book: pathlib.Path) -> None:
         differences += [f"{page} {k}: build {built[k]!r} vs fresh {fresh[k]!r}" for k in built if fresh[k] != built[k]]
     print(f"reproduced {sum(len(b) for _, b in sample)} glued values of {[p for p, _ in sample]}")
     assert not differences, "glued values differ between the build and a fresh execution:\n" + "\n".join(differences)
+
+
+# ---------------------------------------------------------------------------------------------
+# plain notebooks (issue 12): every chapter as a plain Jupyter notebook in _build/notebooks
+# ---------------------------------------------------------------------------------------------
+# Exported at the end of every build by _ext/course_tools.py (tools/export_notebooks.py). Their
+# execution outside the book, chapter by chapter, is in tests/test_notebook.py (it needs no build
+# and replaces nbval over chapters/*.md); the tests here check the exported files against it.
+PLAIN = ROOT / "_build" / "notebooks"
+
+
+def _export_tool():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("export_notebooks", ROOT / "tools" / "export_notebooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _plain(page: str) -> dict:
+    import nbformat
+
+    path = PLAIN / f"{pathlib.Path(page).name}.ipynb"
+    assert path.is_file(), f"{page}: no plain notebook {path.relative_to(ROOT)}"
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    return nb
+
+
+def _figures(page: str) -> int:
+    return len(re.findall(r"^\s*(`{3,}|:{3,})\{glue:figure\}", (ROOT / f"{page}.md").read_text(encoding="utf-8"), re.M))
+
+
+@pytest.mark.book
+def test_plain_notebooks_exist_first_cell_checks_gdlab(built_book: pathlib.Path) -> None:
+    pages = [p for p in toc_pages() if is_notebook(p)]
+    assert pages
+    for page in pages:
+        nb = _plain(page)
+        offered = built_book / "_sources" / f"{page}.ipynb"
+        assert offered.read_bytes() == (PLAIN / f"{pathlib.Path(page).name}.ipynb").read_bytes(), (
+            f"{page}: the download menu's notebook is not the plain notebook")
+        first_md, first_code = nb.cells[0], nb.cells[1]
+        assert first_md.cell_type == "markdown" and "gdlab" in first_md.source and "make setup" in first_md.source
+        assert "pip install -e code" in first_md.source
+        assert first_code.cell_type == "code" and "requirements" in first_code.metadata.get("tags", [])
+        assert "find_spec(\"gdlab\")" in first_code.source and "pip install -e code" in first_code.source
+
+
+@pytest.mark.book
+def test_plain_notebooks_markdown_has_no_myst_and_the_books_numbers(built_book: pathlib.Path) -> None:
+    tool = _export_tool()
+    problems = []
+    for page in (p for p in toc_pages() if is_notebook(p)):
+        nb, source = _plain(page), (ROOT / f"{page}.md").read_text(encoding="utf-8")
+        markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+        problems += [f"{page}: MyST left: {m.group(0)!r}" for m in tool.MYST_LEFT.finditer(markdown)]
+        problems += [f"{page}: a code cell imports myst_nb" for c in nb.cells if c.cell_type == "code" and "myst_nb" in c.source]
+        # the book's numbering: every theorem-like block, exercise and figure has its bold heading
+        html = (built_book / f"{page}.html").read_text(encoding="utf-8")
+        for number in re.findall(r'<span class="caption-number">((?:Theorem|Lemma|Proposition|Corollary|Definition|Remark|Exercise) [\d.]+) </span>', html):
+            if f"**{number}**" not in markdown:
+                problems.append(f"{page}: no heading **{number}**")
+        for number in re.findall(r'<span class="caption-number">Fig\. ([\d.]+) </span>', html):
+            if f"**Figure {number}.**" not in markdown:
+                problems.append(f"{page}: no caption **Figure {number}.**")
+        # glued numbers: every glue role was replaced by text (the exporter fails on an unknown key)
+        if source.count("{glue:text}`") and "{glue" in markdown:
+            problems.append(f"{page}: glue roles left")
+        if "{cite" in source and "## References" not in markdown:
+            problems.append(f"{page}: citations but no references section")
+        if source.count("{solution}") != markdown.count("<details>"):
+            problems.append(f"{page}: {source.count('{solution}')} solutions but {markdown.count('<details>')} <details>")
+    assert not problems, "plain notebooks:\n" + "\n".join(problems)
+
+
+@pytest.mark.book
+def test_plain_notebooks_code_is_the_executed_code(built_book: pathlib.Path) -> None:
+    """The code cells of each plain notebook are exactly what tests/test_notebook.py executes."""
+    tool = _export_tool()
+    for page in (p for p in toc_pages() if is_notebook(p)):
+        exported = [(c.source, c.metadata.get("tags", [])) for c in _plain(page).cells if c.cell_type == "code"]
+        executed = [(c.source, c.metadata.get("tags", [])) for c in tool.code_notebook(ROOT, page).cells if c.cell_type == "code"]
+        assert exported == executed, f"{page}: the plain notebook's code differs from the executed code"
+
+
+@pytest.mark.book
+def test_plain_notebooks_show_every_book_figure(built_book: pathlib.Path) -> None:
+    """Downloaded, before it is run, each plain notebook shows the book's figures as image outputs."""
+    for page in (p for p in toc_pages() if is_notebook(p)):
+        nb = _plain(page)
+        images = sum(1 for c in nb.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {}))
+        html_figures = (built_book / f"{page}.html").read_text(encoding="utf-8").count("<figure")
+        assert images == _figures(page) == html_figures, (
+            f"{page}: {images} image outputs, {_figures(page)} glue:figure directives, {html_figures} figures in the HTML")
+
+
+@pytest.mark.book
+def test_plain_notebook_reader_changes_parameters(built_book: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    """Chapter 1 with other step sizes in its ``parameters`` cell, run as a reader runs it (no
+    ``GDLAB_STRICT``): it runs to the end, the checks about the book's parameters report instead of
+    raising, a diverging run is reported, and every figure is still drawn."""
+    import nbclient
+
+    page = "chapters/01_dynamical_system"
+    nb = _plain(page)
+    cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(cells) == 1, f"{page}: expected one cell tagged `parameters`, found {len(cells)}"
+    edited = cells[0].source.replace("ETA_FACTORS = (0.9, 1.0, 1.1)", "ETA_FACTORS = (0.8, 1.0, 1.2)")
+    edited = edited.replace("DW_ETAS = (0.9, 1.0, 1.1)", "DW_ETAS = (0.9, 1.0, 1.3)")
+    assert edited.count("0.8, 1.0, 1.2") == 1 and edited.count("0.9, 1.0, 1.3") == 1, "parameters cell changed shape"
+    cells[0].source = edited
+    env = kernel_env()
+    env.pop("GDLAB_STRICT", None)
+    start = time.perf_counter()
+    nbclient.NotebookClient(nb, kernel_name="python3", timeout=900,
+                            resources={"metadata": {"path": str(tmp_path)}}).execute(env=env)
+    print(f"chapter 1 with changed parameters executed in {time.perf_counter() - start:.1f} s")
+    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "stream")
+    assert "this check is about the book's parameters (changed here: ETA_FACTORS, DW_ETAS)" in text, text[-2000:]
+    assert "diverged (drawn up to the last finite iterate): eta = 1.2 eta*" in text, text[-2000:]
+    assert re.search(r"\d+ claims checked: \d+ hold, [1-9]\d* reported", text), text[-2000:]
+    images = sum(1 for c in nb.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {}))
+    assert images == _figures(page), f"{images} figures drawn, the book has {_figures(page)}"
+

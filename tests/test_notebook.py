@@ -1,0 +1,186 @@
+"""gdlab.notebook (claim checks, warnings policy, plain-notebook glue), the set-up cell converter, and the
+execution of every chapter's plain notebook outside the book (no build needed)."""
+from __future__ import annotations
+
+import importlib.util
+import os
+import pathlib
+import re
+import time
+import warnings
+
+import numpy as np
+import pytest
+
+from gdlab import notebook
+
+
+def test_claim_that_holds_is_counted() -> None:
+    claims = notebook.Claims(book={"eta": 0.9})
+    assert claims.check(np.array([True, True]), "both runs converge") is True
+    assert claims.held == 1 and claims.checked == 1 and not claims.reported
+    assert claims.summary() == "1 claim checked, all hold (the book's parameters)"
+
+
+def test_failing_claim_raises_with_its_message_under_the_books_parameters() -> None:
+    claims = notebook.Claims(book={"eta": (0.9, 1.0)}, reader={"eta": (0.9, 1.0)})
+    with pytest.raises(AssertionError, match="the rate equals rho"):
+        claims.check(False, "the rate equals rho", book_only=True)
+
+
+def test_failing_general_claim_raises_even_with_changed_parameters() -> None:
+    claims = notebook.Claims(book={"eta": 0.9}, reader={"eta": 1.5})
+    with pytest.raises(AssertionError, match="theorem"):
+        claims.check(np.array([True, False]), "the theorem's prediction")
+
+
+def test_book_only_claim_is_reported_when_parameters_changed(capsys) -> None:
+    claims = notebook.Claims(book={"eta": (0.9, 1.0), "x0": 1.3}, reader={"eta": [0.8, 1.0], "x0": 1.3})
+    assert claims.changed == ["eta"]
+    assert claims.check(False, "settles on the 2-cycle", book_only=True) is False
+    out = capsys.readouterr().out
+    assert "this check is about the book's parameters (changed here: eta)" in out
+    assert "settles on the 2-cycle" in out
+    assert claims.reported == ["settles on the 2-cycle"]
+    claims.check(True, "another")
+    assert claims.summary().startswith("2 claims checked: 1 holds, 1 reported")
+
+
+def test_claims_validate_their_arguments() -> None:
+    with pytest.raises(ValueError, match="claim"):
+        notebook.Claims().check(True, "  ")
+    with pytest.raises(ValueError, match="does not define"):
+        notebook.Claims(book={"a": 1}, reader={"b": 2})
+
+
+def test_array_parameters_compare_by_value() -> None:
+    claims = notebook.Claims(book={"lams": np.array([1.0, 2.0])}, reader={"lams": [1.0, 2.0]})
+    assert claims.changed == []
+    claims.reader["lams"] = [1.0, 3.0]
+    assert claims.changed == ["lams"]
+
+
+def test_strict_mode_follows_the_environment(monkeypatch) -> None:
+    monkeypatch.setenv(notebook.STRICT_ENV, "1")
+    assert notebook.strict()
+    monkeypatch.setenv(notebook.STRICT_ENV, "0")
+    assert not notebook.strict()
+    monkeypatch.delenv(notebook.STRICT_ENV)
+    assert not notebook.strict()
+
+
+def test_warnings_policy_strict_raises_reader_warns() -> None:
+    with warnings.catch_warnings():
+        assert notebook.warnings_policy(strict_mode=True) == "strict"
+        with pytest.raises(RuntimeWarning):
+            np.exp(np.array([1000.0]))
+    with warnings.catch_warnings(record=True) as seen:
+        assert notebook.warnings_policy(strict_mode=False) == "reader"
+        assert np.isinf(np.exp(np.array([1000.0])))[0]
+    assert any(issubclass(w.category, RuntimeWarning) for w in seen)
+
+
+def test_glue_shows_a_figure_as_png_and_keeps_values(monkeypatch) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shown = []
+    monkeypatch.setattr(notebook, "_display", shown.append)
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    notebook.glue("fig_x", fig, display=False)
+    plt.close(fig)
+    notebook.glue("num_x", 0.25, display=False)
+    assert len(shown) == 1, "a glued figure must be displayed, a number glued with display=False not"
+    data = shown[0].data
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "the figure is shown as a PNG image"
+    assert notebook.GLUED["num_x"] == 0.25 and notebook.GLUED["fig_x"] is fig
+    notebook.glue("num_y", 3, display=True)
+    assert shown[-1] == 3
+
+
+def test_report_divergence(capsys) -> None:
+    assert notebook.report_divergence(np.array([False, False]), ["a", "b"]) == []
+    assert capsys.readouterr().out == ""
+    assert notebook.report_divergence(np.array([True, False]), ["a", "b"]) == ["a"]
+    assert "diverged" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="labels"):
+        notebook.report_divergence(np.array([True]), ["a", "b"])
+
+
+# ---------------------------------------------------------------------------------------------
+# the set-up cell converter (tools/convert_setup_cells.py)
+# ---------------------------------------------------------------------------------------------
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _tool(name: str):
+    spec = importlib.util.spec_from_file_location(f"tool_{name}", ROOT / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+SETUP = """# T
+
+```{code-cell} ipython3
+:tags: [remove-cell]
+import warnings; warnings.simplefilter("error", RuntimeWarning)
+import numpy as np
+```
+
+```{code-cell} ipython3
+import warnings; warnings.simplefilter("error", RuntimeWarning)
+```
+"""
+
+
+def test_convert_setup_cells_changes_only_the_setup_line_and_is_idempotent() -> None:
+    convert = _tool("convert_setup_cells")
+    once, changed = convert.convert_text(SETUP)
+    assert changed and once.count(convert.NEW) == 1, "exactly the first (set-up) cell is converted"
+    assert once.replace(convert.NEW, 'import warnings; warnings.simplefilter("error", RuntimeWarning)', 1) == SETUP
+    twice, changed_again = convert.convert_text(once)
+    assert not changed_again and twice == once
+    assert convert.OLD.search(once), "a later cell with the same line is not the set-up cell: left alone"
+
+
+def test_chapter_1_uses_the_warnings_policy() -> None:
+    text = (ROOT / "chapters" / "01_dynamical_system.md").read_text(encoding="utf-8")
+    convert = _tool("convert_setup_cells")
+    assert convert.NEW in text and not convert.OLD.search(text)
+
+
+# ---------------------------------------------------------------------------------------------
+# every chapter's plain notebook executes in a plain Jupyter kernel, outside the book
+# ---------------------------------------------------------------------------------------------
+def _chapters() -> list[str]:
+    return sorted(f"chapters/{p.stem}" for p in (ROOT / "chapters").glob("*.md")
+                  if "kernelspec:" in p.read_text(encoding="utf-8")[:2000])
+
+
+@pytest.mark.parametrize("page", _chapters())
+def test_plain_notebook_executes_outside_the_book(page: str, tmp_path: pathlib.Path) -> None:
+    """The code of ``_build/notebooks/<chapter>.ipynb`` runs to the end in a python3 kernel started in an
+    empty folder, in strict mode (``GDLAB_STRICT=1``: a RuntimeWarning is an error, a failing claim
+    raises), and shows one image output per figure of the book.
+
+    This is the chapters' execution in ``make test`` (it replaces nbval over ``chapters/*.md``: the
+    same code cells, the same strictness, plus the figures); ``tests/test_book.py`` checks that the
+    exported notebooks hold exactly this code.  The run time is printed, never asserted.
+    """
+    import nbclient
+
+    nb = _tool("export_notebooks").code_notebook(ROOT, page)
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    env["GDLAB_STRICT"] = "1"
+    start = time.perf_counter()
+    nbclient.NotebookClient(nb, kernel_name="python3", timeout=900,
+                            resources={"metadata": {"path": str(tmp_path)}}).execute(env=env)
+    print(f"{page}: plain notebook executed in {time.perf_counter() - start:.1f} s")
+    images = sum(1 for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+                 if "image/png" in o.get("data", {}))
+    figures = len(re.findall(r"^\s*(`{3,}|:{3,})\{glue:figure\}", (ROOT / f"{page}.md").read_text(encoding="utf-8"), re.M))
+    assert images == figures, f"{page}: {images} image outputs, but the book has {figures} figures"
