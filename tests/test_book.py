@@ -27,8 +27,8 @@ test_glued_numbers_reproduce       re-executing a sample of chapters gives a glu
                                    value different from the build's
 test_plain_notebooks_*             (plain notebooks, issue 12; end of this file) a chapter has no
                                    exported notebook, its Markdown keeps MyST or lacks the book's
-                                   numbers, its code is not the code ``tests/test_notebook.py``
-                                   executes, it misses a book figure, or chapter 1 stops instead of
+                                   numbers, its code is not the code nbval executes (root
+                                   ``conftest.py``), it misses a book figure, or chapter 1 stops instead of
                                    reporting when a reader changes its parameters cell
 =================================  ===========================================================
 """
@@ -449,8 +449,8 @@ def test_glued_numbers_reproduce(built_book: pathlib.Path) -> None:
 # plain notebooks (issue 12): every chapter as a plain Jupyter notebook in _build/notebooks
 # ---------------------------------------------------------------------------------------------
 # Exported at the end of every build by _ext/course_tools.py (tools/export_notebooks.py). Their
-# execution outside the book, chapter by chapter, is in tests/test_notebook.py (it needs no build
-# and replaces nbval over chapters/*.md); the tests here check the exported files against it.
+# execution outside the book, chapter by chapter: nbval over chapters/*.md, read as the plain notebook's
+# code (root conftest.py; no build needed); the tests here check the exported files against it.
 PLAIN = ROOT / "_build" / "notebooks"
 
 
@@ -522,7 +522,7 @@ def test_plain_notebooks_markdown_has_no_myst_and_the_books_numbers(built_book: 
 
 @pytest.mark.book
 def test_plain_notebooks_code_is_the_executed_code(built_book: pathlib.Path) -> None:
-    """The code cells of each plain notebook are exactly what tests/test_notebook.py executes."""
+    """The code cells of each plain notebook are exactly what nbval executes (root conftest.py)."""
     tool = _export_tool()
     for page in (p for p in toc_pages() if is_notebook(p)):
         exported = [(c.source, c.metadata.get("tags", [])) for c in _plain(page).cells if c.cell_type == "code"]

@@ -3,10 +3,8 @@ execution of every chapter's plain notebook outside the book (no build needed)."
 from __future__ import annotations
 
 import importlib.util
-import os
 import pathlib
 import re
-import time
 import warnings
 
 import numpy as np
@@ -153,34 +151,5 @@ def test_chapter_1_uses_the_warnings_policy() -> None:
     assert convert.NEW in text and not convert.OLD.search(text)
 
 
-# ---------------------------------------------------------------------------------------------
-# every chapter's plain notebook executes in a plain Jupyter kernel, outside the book
-# ---------------------------------------------------------------------------------------------
-def _chapters() -> list[str]:
-    return sorted(f"chapters/{p.stem}" for p in (ROOT / "chapters").glob("*.md")
-                  if "kernelspec:" in p.read_text(encoding="utf-8")[:2000])
-
-
-@pytest.mark.parametrize("page", _chapters())
-def test_plain_notebook_executes_outside_the_book(page: str, tmp_path: pathlib.Path) -> None:
-    """The code of ``_build/notebooks/<chapter>.ipynb`` runs to the end in a python3 kernel started in an
-    empty folder, in strict mode (``GDLAB_STRICT=1``: a RuntimeWarning is an error, a failing claim
-    raises), and shows one image output per figure of the book.
-
-    This is the chapters' execution in ``make test`` (it replaces nbval over ``chapters/*.md``: the
-    same code cells, the same strictness, plus the figures); ``tests/test_book.py`` checks that the
-    exported notebooks hold exactly this code.  The run time is printed, never asserted.
-    """
-    import nbclient
-
-    nb = _tool("export_notebooks").code_notebook(ROOT, page)
-    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
-    env["GDLAB_STRICT"] = "1"
-    start = time.perf_counter()
-    nbclient.NotebookClient(nb, kernel_name="python3", timeout=900,
-                            resources={"metadata": {"path": str(tmp_path)}}).execute(env=env)
-    print(f"{page}: plain notebook executed in {time.perf_counter() - start:.1f} s")
-    images = sum(1 for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
-                 if "image/png" in o.get("data", {}))
-    figures = len(re.findall(r"^\s*(`{3,}|:{3,})\{glue:figure\}", (ROOT / f"{page}.md").read_text(encoding="utf-8"), re.M))
-    assert images == figures, f"{page}: {images} image outputs, but the book has {figures} figures"
+# Every chapter's plain notebook is executed by nbval (root conftest.py: chapters/*.md are collected
+# as the code of their plain notebook, one test item per cell, plus a check of the figures shown).
