@@ -211,3 +211,25 @@ def test_benchmark_script_runs_on_a_tiny_problem(capsys) -> None:
     report = bench.main(["--steps", "200", "--n-eta", "5", "--n-init", "4", "--subset", "3", "--subset-floats", "5"])
     assert report["runs"] == 20 and report["sweep_seconds"] > 0
     assert "ratio" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- issue 10: bugs found by fuzzing
+
+
+def test_critical_step_size_without_minimiser_or_curvature() -> None:
+    """Bugs: critical_step_size gave -2 for Quadratic(-I) and ZeroDivisionError for Quadratic(0)."""
+    with pytest.raises(ValueError, match="no global minimiser"):
+        critical_step_size(Quadratic(-np.eye(2)))
+    assert critical_step_size(Quadratic(np.zeros((2, 2)))) == np.inf
+    with pytest.raises(TypeError, match="objective"):
+        critical_step_size("quadratic")
+
+
+@pytest.mark.parametrize("make", ["linear", "mlp"])
+def test_run_on_a_zero_size_batch(make: str) -> None:
+    """Bug: run failed on a (0, n_params) batch of networks."""
+    X = data.whitened_inputs(2, 4, rng=0)
+    Y = data.teacher_targets(X, 1, rng=1)
+    net = LinearNetwork(X, Y, (2, 3, 1)) if make == "linear" else MLP(X, Y, (2, 3, 1))
+    traj = run(net, np.zeros((0, net.n_params)), 0.1, steps=3)
+    assert traj.loss.shape == (4, 0) and traj.params.shape == (4, 0, net.n_params)

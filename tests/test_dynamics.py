@@ -98,3 +98,10 @@ def test_classify_runs_labels_every_regime() -> None:
 def test_validation_names_the_argument(call, name: str) -> None:
     with pytest.raises(ValueError, match=name):
         call()
+
+
+def test_detect_period_two_accepts_zero_tolerances() -> None:
+    """Bug: rtol = 0 / atol = 0 (exact comparison, meaningful) were refused."""
+    res = dynamics.detect_period_two(np.array([0.3, -0.3, 0.3, -0.3]), rtol=0.0, atol=0.0)
+    assert bool(res.is_period_two)
+    assert not dynamics.detect_period_two(np.array([0.3, -0.3, 0.3, -0.30000001]), rtol=0.0, atol=0.0).is_period_two

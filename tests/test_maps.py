@@ -70,3 +70,9 @@ def test_bad_arguments_raise_value_error():
         maps.least_period(np.zeros(4), max_period=4)
     with pytest.raises(ValueError, match="step_size"):
         maps.map_derivative(DOUBLE_WELL, np.array([1.0]), 0.0)
+
+
+def test_least_period_accepts_zero_tolerance() -> None:
+    """Bug: tol = 0 (exact periodicity, meaningful) was refused."""
+    assert maps.least_period(np.array([1.0, 2.0, 1.0, 2.0, 1.0]), max_period=2, tol=0).tolist() == 2
+    assert maps.least_period(np.array([1.0, 2.0, 1.0, 2.0 + 1e-15, 1.0]), max_period=2, tol=0).tolist() == 0

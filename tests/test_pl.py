@@ -359,3 +359,39 @@ def test_tangent_kernel_at_positive_init_is_scaled_gram() -> None:
     assert np.allclose(jn, jn[..., :1])  # the same J for every sample
     G = net.X.T @ net.X
     np.testing.assert_allclose(th, jn[:, :1, None] ** 2 * G, rtol=1e-10, atol=1e-12)
+
+
+# --------------------------------------------------------------------------- issue 10: bugs found by fuzzing
+
+
+def test_rng_may_be_none_an_int_or_a_generator() -> None:
+    """Bug: sample_ball, estimate_alpha, hessian_norm, glorot_init and he_init raised AttributeError for rng=None or an int."""
+    net = MLP(np.eye(3), np.ones((1, 3)), (3, 2, 2, 1))
+    q = Quadratic(np.diag([1.0, 4.0]))
+    np.testing.assert_array_equal(pl.sample_ball([0.0, 0.0], 1.0, 5, 3), pl.sample_ball([0.0, 0.0], 1.0, 5, np.random.default_rng(3)))
+    np.testing.assert_array_equal(pl.sample_ball([0.0, 0.0], 1.0, 5, None), pl.sample_ball([0.0, 0.0], 1.0, 5, 0))
+    np.testing.assert_array_equal(pl.glorot_init(net, 4), pl.glorot_init(net, np.random.default_rng(4)))
+    np.testing.assert_array_equal(pl.he_init(net, None, size=2), pl.he_init(net, 0, size=(2,)))
+    a = pl.estimate_alpha(q, [0.3, 0.3], 0.5, 7, n_samples=16)
+    b = pl.estimate_alpha(q, [0.3, 0.3], 0.5, np.random.default_rng(7), n_samples=16)
+    assert float(a.alpha) == float(b.alpha)
+    assert float(pl.hessian_norm(q, [1.0, 1.0], None)) == 4.0
+
+
+def test_sample_ball_rejects_an_empty_center() -> None:
+    """Bug: sample_ball(center=[]) raised ZeroDivisionError."""
+    with pytest.raises(ValueError, match="center"):
+        pl.sample_ball([], 1.0, 3, 0)
+
+
+def test_lzb_radius_rejects_nan() -> None:
+    """Bug: lzb_radius returned a silent NaN for alpha = NaN."""
+    for args, name in (((1.0, np.nan, 1.0), "alpha"), ((1.0, 1.0, np.nan), "beta"), ((np.nan, 1.0, 1.0), "f0")):
+        with pytest.raises(ValueError, match=name):
+            pl.lzb_radius(*args)
+
+
+def test_hessian_norm_keeps_the_batch_of_a_quadratic() -> None:
+    """Bug (through Quadratic.hessian): hessian_norm of a batch returned a scalar."""
+    q = Quadratic(np.diag([1.0, -3.0]))
+    np.testing.assert_array_equal(pl.hessian_norm(q, np.ones((4, 2))), np.full(4, 3.0))

@@ -82,8 +82,10 @@ def _start_vectors(v0: ArrayLike | None, shape: tuple[int, ...], n: int) -> Arra
 
 
 def _dense(objective: Objective, w: Array) -> tuple[Array, Array]:
-    evals, evecs = np.linalg.eigh(objective.hessian(w))
-    return evals[..., -1], evecs[..., :, -1]
+    H = objective.hessian(w)
+    ok = np.all(np.isfinite(H), axis=(-2, -1))  # overflow at huge w: NaN, not a LinAlgError
+    evals, evecs = np.linalg.eigh(np.where(ok[..., None, None], H, 0.0))
+    return np.where(ok, evals[..., -1], np.nan), np.where(ok[..., None], evecs[..., :, -1], np.nan)
 
 
 def _lanczos(objective: Objective, w: Array, v0: Array, iters: int | None, tol: float) -> tuple[Array, Array, int, Array]:
@@ -136,7 +138,10 @@ def _power(objective: Objective, w: Array, v0: Array, iters: int, tol: float) ->
     while it < iters and active.any():
         it += 1
         z = hv + shift * v
-        v = np.where(active[..., None], z / np.linalg.norm(z, axis=-1, keepdims=True), v)
+        # z = 0 exactly: (H + shift I) v = 0 with shift >= rho(H), so H = -shift I on the iterates
+        # (zero or negative-definite multiple of I): v is already an eigenvector; keep it
+        zn = np.linalg.norm(z, axis=-1, keepdims=True)
+        v = np.where(active[..., None] & (zn > 0), z / np.where(zn > 0, zn, 1.0), v)
         hv = objective.hvp(w, v)
         new = np.einsum("...i,...i->...", v, hv)
         # residual test: |mu - lambda| <= |r|^2 / gap for symmetric H, so |r| ~ sqrt(tol) gives ~tol

@@ -146,8 +146,8 @@ def teacher_targets(
     k = _checks.positive_int(k, "k")
     d = X.shape[0]
     gen = _rng(rng)
-    if noise < 0 or not np.isfinite(noise):
-        raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
+    noise = float(_checks.nonnegative_finite(noise, "noise"))
+    scale = float(_checks.positive_finite(scale, "scale"))
     if teacher is None:
         if rank is None:
             teacher = gen.standard_normal((k, d)) * (scale / np.sqrt(d))

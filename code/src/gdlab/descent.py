@@ -32,14 +32,21 @@ Array = NDArray[np.float64]
 def critical_step_size(objective: Objective) -> float:
     r"""Critical step size :math:`\eta^* = 2 / \min_{w \in \mathcal M} \lambda_{\max}(\nabla^2 f(w))`.
 
-    Above it every global minimiser is a linearly unstable fixed point of the GD map.
-    Raises ``NotImplementedError`` where the objective has no proved ``min_sharpness``.
+    Above it every global minimiser is a linearly unstable fixed point of the GD map. ``inf`` when the
+    flattest minimiser has zero curvature (e.g. a constant loss: no step size destabilises it).
+    Raises ``NotImplementedError`` where the objective has no proved ``min_sharpness`` and
+    ``ValueError`` where it has no global minimiser.
 
     >>> from gdlab.objectives import DeepScalarLinear
     >>> critical_step_size(DeepScalarLinear(depth=5, target=1.0))
     0.4
     """
-    return 2.0 / objective.min_sharpness()
+    if not isinstance(objective, Objective):
+        raise TypeError(f"objective must be a gdlab Objective, got {type(objective).__name__}")
+    lam = float(objective.min_sharpness())
+    if not lam >= 0:  # a minimiser's Hessian is positive semi-definite
+        raise ValueError(f"min_sharpness() returned {lam!r}; a global minimiser has sharpness >= 0")
+    return float("inf") if lam == 0 else 2.0 / lam
 
 
 def gd_map(objective: Objective, w: ArrayLike, step_size: ArrayLike) -> Array:
@@ -132,6 +139,10 @@ def run(
     if sharpness_every is not None:
         sharpness_every = _checks.positive_int(sharpness_every, "sharpness_every")
     blowup = float(_checks.positive_finite(blowup, "blowup"))
+    from .curvature import METHODS
+
+    if sharpness_method not in METHODS:
+        raise ValueError(f"sharpness_method must be one of {METHODS}, got {sharpness_method!r}")
     w = objective._params(w0, "w0").copy()
     if not np.all(np.isfinite(w)):
         raise ValueError("w0 must contain only finite values")

@@ -213,13 +213,13 @@ def detect_period_two(traj: ArrayLike, rtol: float = 1e-6, atol: float = 1e-9) -
     >>> bool(res.is_period_two), float(res.amplitude), res.centre.tolist()
     (True, 0.3, [0.0])
     """
-    x = np.asarray(traj, dtype=np.float64)
+    x = _checks.as_float_array(traj, "traj")
     if x.ndim == 1:
         x = x[:, None]
     if x.ndim < 2 or x.shape[0] < 4:
         raise ValueError(f"traj must have shape (T, ..., n) with T >= 4, got {np.shape(traj)}")
-    rtol = float(_checks.positive_finite(rtol, "rtol"))
-    atol = float(_checks.positive_finite(atol, "atol"))
+    rtol = float(_checks.nonnegative_finite(rtol, "rtol"))
+    atol = float(_checks.nonnegative_finite(atol, "atol"))
     a, b, c, d = x[-4], x[-3], x[-2], x[-1]
     with np.errstate(all="ignore"):
         def close(p: Array, q: Array) -> NDArray[np.bool_]:

@@ -146,9 +146,9 @@ def least_period(points: ArrayLike, *, max_period: int = 32, tol: float = 1e-7) 
     >>> least_period(np.array([[1.0, 1.0, 1.0, 1.0], [0.2, 0.8, 0.2, 0.8]]), max_period=2).tolist()
     [1, 2]
     """
-    pts = np.asarray(points, dtype=np.float64)
+    pts = _checks.as_float_array(points, "points")
     max_period = _checks.positive_int(max_period, "max_period")
-    tol = float(_checks.positive_finite(tol, "tol"))
+    tol = float(_checks.nonnegative_finite(tol, "tol"))
     if pts.ndim == 0 or pts.shape[-1] <= max_period:
         raise ValueError(f"points must have shape (..., keep) with keep > max_period={max_period}, got {pts.shape}")
     out = np.zeros(pts.shape[:-1], dtype=np.int64)

@@ -21,8 +21,10 @@ every critical step size halves.
 """
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -31,6 +33,22 @@ from scipy.special import expit as _expit
 from . import _checks
 
 Array = NDArray[np.float64]
+
+__all__ = ["DeepScalarLinear", "LinearNetwork", "MLP", "Objective", "Polynomial1D", "Quadratic", "SharpnessBounds"]
+
+_F = TypeVar("_F", bound=Callable)
+
+
+def _quiet(method: _F) -> _F:
+    """Evaluate ``method`` with overflow and invalid-operation warnings off: at huge or non-finite ``w``
+    an objective returns inf or NaN cleanly instead of leaking a ``RuntimeWarning``."""
+
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return method(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 class Objective(ABC):
@@ -50,6 +68,7 @@ class Objective(ABC):
     def hvp(self, w: ArrayLike, v: ArrayLike) -> Array:
         """Hessian-vector product :math:`\\nabla^2 f(w) v`, shape ``(..., n_params)``."""
 
+    @_quiet
     def hessian(self, w: ArrayLike) -> Array:
         """Dense Hessian, shape ``(..., n_params, n_params)``, from ``n_params`` HVPs.
 
@@ -107,19 +126,27 @@ class Quadratic(Objective):
         if self.center.shape != (self.n_params,):
             raise ValueError(f"center must have shape ({self.n_params},), got {self.center.shape}")
 
+    @_quiet
     def loss(self, w: ArrayLike) -> Array:
         d = self._params(w) - self.center
         return 0.5 * np.einsum("...i,ij,...j->...", d, self.A, d)
 
+    @_quiet
     def grad(self, w: ArrayLike) -> Array:
         return (self._params(w) - self.center) @ self.A
 
+    @_quiet
     def hvp(self, w: ArrayLike, v: ArrayLike) -> Array:
-        self._params(w)
-        return self._params(v, "v") @ self.A
+        w, v = _checks.broadcast(self._params(w), self._params(v, "v"), ("w", "v"))
+        return v @ self.A
 
     def min_sharpness(self) -> float:
-        return float(np.linalg.eigvalsh(self.A)[-1])
+        r""":math:`\lambda_{\max}(A)`, the sharpness at every minimiser; ``ValueError`` if ``A`` has a negative
+        eigenvalue (then :math:`f` is unbounded below and has no global minimiser)."""
+        evals = np.linalg.eigvalsh(self.A)
+        if evals[0] < -1e-12 * max(1.0, float(np.abs(evals).max())):
+            raise ValueError(f"this quadratic has no global minimiser (A has the eigenvalue {float(evals[0])!r} < 0)")
+        return float(evals[-1])
 
 
 class DeepScalarLinear(Objective):
@@ -146,10 +173,7 @@ class DeepScalarLinear(Objective):
 
     def __init__(self, depth: int, target: float = 1.0) -> None:
         self.depth = _checks.positive_int(depth, "depth")
-        target = float(target)
-        if not np.isfinite(target):
-            raise ValueError(f"target must be finite, got {target!r}")
-        self.target = target
+        self.target = _checks.finite_scalar(target, "target")
         self.n_params = self.depth
 
     _fast_T = True
@@ -213,19 +237,20 @@ class DeepScalarLinear(Objective):
                 np.multiply(oi, r, out=oi)
         return out
 
+    @_quiet
     def loss(self, w: ArrayLike) -> Array:
         w = self._params(w)
         _, _, r = self._products_T(np.moveaxis(w, -1, 0))
         return 0.5 * r**2
 
+    @_quiet
     def grad(self, w: ArrayLike) -> Array:
         w = self._params(w)
         return np.moveaxis(self._grad_T(np.moveaxis(w, -1, 0)), 0, -1)
 
+    @_quiet
     def hvp(self, w: ArrayLike, v: ArrayLike) -> Array:
-        w = self._params(w)
-        v = self._params(v, "v")
-        w, v = np.broadcast_arrays(w, v)
+        w, v = _checks.broadcast(self._params(w), self._params(v, "v"), ("w", "v"))
         loo = self._leave_one_out(w)
         residual = np.prod(w, axis=-1, keepdims=True) - self.target
         gauss_newton = loo * np.sum(loo * v, axis=-1, keepdims=True)
@@ -279,25 +304,39 @@ class Polynomial1D(Objective):
         out[...] = g
         return out
 
+    @_quiet
     def loss(self, w: ArrayLike) -> Array:
         return self.poly(self._params(w)[..., 0])
 
+    @_quiet
     def grad(self, w: ArrayLike) -> Array:
         return self.d1(self._params(w))
 
+    @_quiet
     def hvp(self, w: ArrayLike, v: ArrayLike) -> Array:
-        return self.d2(self._params(w)) * self._params(v, "v")
+        w, v = _checks.broadcast(self._params(w), self._params(v, "v"), ("w", "v"))
+        return self.d2(w) * v
 
     def minimisers(self) -> Array:
-        """Global minimisers (real critical points of least value); empty if f is unbounded below."""
-        if self.poly.degree() % 2 == 1 or self.poly.coef[-1] < 0:
+        """Global minimisers (real critical points of least value); empty if f is unbounded below.
+
+        Trailing zero coefficients are ignored (``[0, 0, 1, 0]`` is :math:`x^2`). A constant polynomial
+        is minimised everywhere: ``ValueError`` (no isolated minimiser to list).
+        """
+        poly = self.poly.trim()
+        if poly.degree() == 0:
+            raise ValueError("a constant polynomial is minimised by every x: no isolated minimisers")
+        if poly.degree() % 2 == 1 or poly.coef[-1] < 0:
             return np.empty(0)
-        roots = self.d1.roots()
+        roots = poly.deriv(1).roots()
         crit = np.unique(np.round(roots[np.abs(roots.imag) < 1e-9].real, 12))
-        values = self.poly(crit)
+        values = poly(crit)
         return crit[np.isclose(values, values.min(), rtol=0, atol=1e-12)]
 
     def min_sharpness(self) -> float:
+        r""":math:`\min f''` over the global minimisers (0 for a constant polynomial, whose Hessian is 0)."""
+        if self.poly.trim().degree() == 0:
+            return 0.0
         mins = self.minimisers()
         if mins.size == 0:
             raise ValueError("this polynomial has no global minimiser")
@@ -405,7 +444,7 @@ class LinearNetwork(Objective):
             if a.shape[-2:] != shape:
                 raise ValueError(f"mats[{i}] must have shape (..., {shape[0]}, {shape[1]}), got {a.shape}")
         batch = np.broadcast_shapes(*(a.shape[:-2] for a in arrs))
-        return np.concatenate([np.broadcast_to(a, batch + a.shape[-2:]).reshape(batch + (-1,)) for a in arrs], axis=-1)
+        return np.concatenate([np.broadcast_to(a, batch + a.shape[-2:]).reshape(batch + (a.shape[-2] * a.shape[-1],)) for a in arrs], axis=-1)
 
     # -- products -----------------------------------------------------------------------------
     def _prefixes(self, W: list[Array]) -> list[Array | None]:
@@ -426,6 +465,7 @@ class LinearNetwork(Objective):
         """The product :math:`P = W_L \\cdots W_1`, shape ``(..., k, d)``."""
         return self._prefixes(self.unflatten(w))[-1]
 
+    @_quiet
     def loss(self, w: ArrayLike) -> Array:
         R = self.end_to_end(w) @ self.X - self.Y
         return 0.5 * np.sum(R * R, axis=(-2, -1))
@@ -437,6 +477,7 @@ class LinearNetwork(Objective):
             out.append(left if pre[i] is None else left @ _mT(pre[i]))
         return out
 
+    @_quiet
     def grad(self, w: ArrayLike) -> Array:
         W = self.unflatten(w)
         pre, suf = self._prefixes(W), self._suffixes(W)
@@ -502,8 +543,9 @@ class LinearNetwork(Objective):
             out[...] = res.reshape(shape)
         return out
 
+    @_quiet
     def hvp(self, w: ArrayLike, v: ArrayLike) -> Array:
-        w, v = np.broadcast_arrays(self._params(w), self._params(v, "v"))
+        w, v = _checks.broadcast(self._params(w), self._params(v, "v"), ("w", "v"))
         W, V = self.unflatten(w), self.unflatten(v)
         L = self.depth
         pre, suf = self._prefixes(W), self._suffixes(W)
@@ -832,7 +874,7 @@ class MLP(Objective):
                 raise ValueError(f"layers[{j}] weight must have shape (..., {shape[0]}, {shape[1]}), got {W.shape}")
             if self.bias != (b is not None):
                 raise ValueError(f"layers[{j}] must {'' if self.bias else 'not '}carry a bias (bias={self.bias})")
-            parts.append(W.reshape(W.shape[:-2] + (-1,)))
+            parts.append(W.reshape(W.shape[:-2] + (shape[0] * shape[1],)))
             batches.append(W.shape[:-2])
             if b is not None:
                 b = np.asarray(b, dtype=np.float64)
@@ -872,10 +914,12 @@ class MLP(Objective):
         _, zs, _ = self._forward(self.unflatten(w), 0)
         return zs[-1]
 
+    @_quiet
     def loss(self, w: ArrayLike) -> Array:
         R = self.predict(w) - self.Y
         return 0.5 * np.sum(R * R, axis=(-2, -1))
 
+    @_quiet
     def grad(self, w: ArrayLike) -> Array:
         layers = self.unflatten(w)
         a, zs, acts = self._forward(layers, 1)
@@ -888,8 +932,9 @@ class MLP(Objective):
                 delta = (_mT(layers[j][0]) @ delta) * acts[j - 1][1]
         return self.flatten(grads)
 
+    @_quiet
     def hvp(self, w: ArrayLike, v: ArrayLike) -> Array:
-        w, v = np.broadcast_arrays(self._params(w), self._params(v, "v"))
+        w, v = _checks.broadcast(self._params(w), self._params(v, "v"), ("w", "v"))
         layers, dirs = self.unflatten(w), self.unflatten(v)
         a, zs, acts = self._forward(layers, 2)
         # forward R-pass: Ra[j] = R{a_j}, Rz[j] = R{z_j}

@@ -45,6 +45,18 @@ from . import _checks
 from .objectives import MLP, Objective
 
 Array = NDArray[np.float64]
+RngLike = np.random.Generator | int | None
+
+
+def _size(size: object, name: str = "size") -> tuple[int, ...]:
+    """A batch shape: an int or a sequence of non-negative ints."""
+    if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
+        size = (size,)
+    try:
+        out = tuple(size)  # type: ignore[arg-type]
+    except TypeError:
+        raise ValueError(f"{name} must be a tuple of non-negative integers, got {size!r}") from None
+    return tuple(_checks.positive_int(s, name, minimum=0) for s in out)
 
 
 # --------------------------------------------------------------------------- the ratio
@@ -61,8 +73,7 @@ def pl_ratio(objective: Objective, w: ArrayLike, loss_floor: float = 0.0) -> Arr
     2.0
     """
     w = objective._params(w)
-    if not (np.isfinite(loss_floor) and loss_floor >= 0):
-        raise ValueError(f"loss_floor must be finite and >= 0, got {loss_floor!r}")
+    loss_floor = float(_checks.nonnegative_finite(loss_floor, "loss_floor"))
     f = objective.loss(w)
     g = objective.grad(w)
     g2 = np.einsum("...i,...i->...", g, g)
@@ -90,7 +101,7 @@ def _log_ratio_and_grad(objective: Objective, w: Array, loss_floor: float) -> tu
 # --------------------------------------------------------------------------- sampling
 
 
-def sample_ball(center: ArrayLike, radius: float, n: int, rng: np.random.Generator) -> Array:
+def sample_ball(center: ArrayLike, radius: float, n: int, rng: RngLike = None) -> Array:
     r"""``n`` seeded points in the closed ball :math:`\bar B(\text{center}, \text{radius})`; shape ``(n, *center.shape)``.
 
     Directions are uniform on the sphere.  Half the points (even indices) have radius
@@ -102,10 +113,11 @@ def sample_ball(center: ArrayLike, radius: float, n: int, rng: np.random.Generat
     ((100, 3), True)
     """
     center = _checks.finite_array(center, "center")
-    if center.ndim == 0:
-        raise ValueError("center must have a last axis of parameters, got a scalar")
+    if center.ndim == 0 or center.shape[-1] == 0:
+        raise ValueError(f"center must have a non-empty last axis of parameters, got shape {center.shape}")
     radius = float(_checks.positive_finite(radius, "radius"))
     n = _checks.positive_int(n, "n")
+    rng = _checks.generator(rng)
     p = center.shape[-1]
     z = rng.standard_normal((n,) + center.shape)
     z /= np.linalg.norm(z, axis=-1, keepdims=True)
@@ -146,7 +158,7 @@ def estimate_alpha(
     objective: Objective,
     x0: ArrayLike,
     radius: float,
-    rng: np.random.Generator,
+    rng: RngLike = None,
     *,
     n_samples: int = 256,
     n_refine: int = 8,
@@ -176,7 +188,11 @@ def estimate_alpha(
     True
     """
     x0 = objective._params(x0, "x0")
+    if not np.all(np.isfinite(x0)):
+        raise ValueError("x0 must contain only finite values")
     radius = float(_checks.positive_finite(radius, "radius"))
+    rng = _checks.generator(rng)
+    loss_floor = float(_checks.nonnegative_finite(loss_floor, "loss_floor"))
     n_samples = _checks.positive_int(n_samples, "n_samples")
     n_refine = _checks.positive_int(n_refine, "n_refine", minimum=0)
     refine_steps = _checks.positive_int(refine_steps, "refine_steps", minimum=0)
@@ -255,7 +271,7 @@ def rational_min(num: ArrayLike, den: ArrayLike, lo: ArrayLike, hi: ArrayLike) -
 # --------------------------------------------------------------------------- smoothness
 
 
-def hessian_norm(objective: Objective, w: ArrayLike, rng: np.random.Generator, iters: int = 100) -> Array:
+def hessian_norm(objective: Objective, w: ArrayLike, rng: RngLike = None, iters: int = 100) -> Array:
     r"""Operator norm :math:`\|\nabla^2 f(w)\|_{op} = \max_i |\lambda_i|` at ``w`` of shape ``(..., n_params)``.
 
     Dense ``eigvalsh`` for at most 64 parameters, otherwise ``iters`` steps of power iteration on
@@ -268,9 +284,12 @@ def hessian_norm(objective: Objective, w: ArrayLike, rng: np.random.Generator, i
     """
     w = objective._params(w)
     iters = _checks.positive_int(iters, "iters")
+    rng = _checks.generator(rng)
     if objective.n_params <= 64:
-        ev = np.linalg.eigvalsh(objective.hessian(w))
-        return np.maximum(np.abs(ev[..., 0]), np.abs(ev[..., -1]))
+        H = objective.hessian(w)
+        ok = np.all(np.isfinite(H), axis=(-2, -1))  # overflow at huge w: NaN, not a LinAlgError
+        ev = np.linalg.eigvalsh(np.where(ok[..., None, None], H, 0.0))
+        return np.where(ok, np.maximum(np.abs(ev[..., 0]), np.abs(ev[..., -1])), np.nan)
     v = rng.standard_normal(w.shape)
     v /= np.linalg.norm(v, axis=-1, keepdims=True)
     lam = np.zeros(w.shape[:-1])
@@ -284,7 +303,7 @@ def hessian_norm(objective: Objective, w: ArrayLike, rng: np.random.Generator, i
 
 
 def estimate_smoothness(
-    objective: Objective, x0: ArrayLike, radius: float, rng: np.random.Generator, n_samples: int = 256
+    objective: Objective, x0: ArrayLike, radius: float, rng: RngLike = None, n_samples: int = 256
 ) -> Array:
     r"""Sampled estimate of :math:`\beta(x_0, r) = \sup_{x \in B(x_0, r)} \|\nabla^2 f(x)\|_{op}`; shape ``(...,)``.
 
@@ -293,6 +312,7 @@ def estimate_smoothness(
     """
     x0 = objective._params(x0, "x0")
     radius = float(_checks.positive_finite(radius, "radius"))
+    rng = _checks.generator(rng)
     pts = sample_ball(x0, radius, _checks.positive_int(n_samples, "n_samples"), rng)
     pts = np.concatenate([x0[None], pts], axis=0)
     return hessian_norm(objective, pts, rng).max(axis=0)
@@ -344,10 +364,8 @@ def certify(f0: float, alpha: float, beta: float, radius: float) -> Certificate:
     >>> c.holds, c.flow_length, c.eta_max
     (True, 1.0, 0.25)
     """
-    f0 = float(np.asarray(f0))
-    if not (np.isfinite(f0) and f0 >= 0):
-        raise ValueError(f"f0 must be finite and >= 0, got {f0!r}")
-    alpha = float(np.asarray(alpha))
+    f0 = float(_checks.nonnegative_finite(f0, "f0"))
+    alpha = float(_checks.as_float_array(alpha, "alpha", "a number >= 0 (inf allowed)"))
     if not (alpha >= 0) or np.isnan(alpha):
         raise ValueError(f"alpha must be >= 0 (inf allowed), got {alpha!r}")
     beta = float(_checks.positive_finite(beta, "beta"))
@@ -367,9 +385,11 @@ def lzb_radius(f0: ArrayLike, alpha: ArrayLike, beta: ArrayLike) -> Array:
     >>> float(lzb_radius(1.0, 4.0, 2.0)), float(lzb_radius(1.0, 0.0, 2.0))
     (2.0, inf)
     """
-    f0 = np.asarray(f0, dtype=np.float64)
-    alpha = np.asarray(alpha, dtype=np.float64)
-    beta = np.asarray(beta, dtype=np.float64)
+    f0 = _checks.nonnegative_finite(f0, "f0")
+    alpha = _checks.as_float_array(alpha, "alpha")
+    if np.any(np.isnan(alpha)):
+        raise ValueError(f"alpha must be a number (inf allowed), got {alpha!r}")
+    beta = _checks.positive_finite(beta, "beta")
     pos = alpha > 0
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(pos, 4.0 * np.sqrt(2.0 * beta * f0) / np.where(pos, alpha, 1.0), np.inf)
@@ -405,7 +425,7 @@ def positive_init(
     output_scale: float,
     hidden_value: float = 1.0,
     *,
-    rng: np.random.Generator | None = None,
+    rng: RngLike = None,
     spread: float = 0.0,
     size: tuple[int, ...] = (),
 ) -> Array:
@@ -432,9 +452,11 @@ def positive_init(
     _check_scalar_mlp(net)
     K = float(_checks.positive_finite(output_scale, "output_scale"))
     a = float(_checks.positive_finite(hidden_value, "hidden_value"))
+    spread = float(_checks.nonnegative_finite(spread, "spread"))
     if not (0.0 <= spread < 1.0):
         raise ValueError(f"spread must be in [0, 1), got {spread!r}")
-    size = tuple(size)
+    size = _size(size)
+    gen = None if (rng is None and spread == 0.0) else _checks.generator(rng)
     layers = []
     for l, (m_out, m_in) in enumerate(net.shapes):
         shape = size + (m_out, m_in)
@@ -442,7 +464,7 @@ def positive_init(
             layers.append(np.zeros(shape))
             continue
         base = (K if l == net.depth - 1 else a) / m_in
-        jitter = 1.0 if rng is None else rng.uniform(1.0 - spread, 1.0 + spread, size=shape)
+        jitter = 1.0 if gen is None else gen.uniform(1.0 - spread, 1.0 + spread, size=shape)
         layers.append(np.broadcast_to(base * jitter, shape).copy())
     biases = None
     if net.bias:
@@ -452,20 +474,20 @@ def positive_init(
     return _weights(net, layers, biases)
 
 
-def glorot_init(net: MLP, rng: np.random.Generator, size: tuple[int, ...] = ()) -> Array:
+def glorot_init(net: MLP, rng: RngLike = None, size: tuple[int, ...] = ()) -> Array:
     r"""Glorot (Xavier) normal initialisation :math:`(W_l)_{ij} \sim N(0, 2/(m_{l-1} + m_l))`, biases 0; shape ``size + (n_params,)``."""
     if not isinstance(net, MLP):
         raise ValueError(f"net must be a gdlab.objectives.MLP, got {type(net).__name__}")
-    size = tuple(size)
+    size, rng = _size(size), _checks.generator(rng)
     layers = [rng.standard_normal(size + s) * np.sqrt(2.0 / (s[0] + s[1])) for s in net.shapes]
     return _weights(net, layers, [np.zeros(size + (s[0],)) for s in net.shapes] if net.bias else None)
 
 
-def he_init(net: MLP, rng: np.random.Generator, size: tuple[int, ...] = ()) -> Array:
+def he_init(net: MLP, rng: RngLike = None, size: tuple[int, ...] = ()) -> Array:
     r"""He (Kaiming) normal initialisation :math:`(W_l)_{ij} \sim N(0, 2/m_{l-1})`, biases 0; shape ``size + (n_params,)``."""
     if not isinstance(net, MLP):
         raise ValueError(f"net must be a gdlab.objectives.MLP, got {type(net).__name__}")
-    size = tuple(size)
+    size, rng = _size(size), _checks.generator(rng)
     layers = [rng.standard_normal(size + s) * np.sqrt(2.0 / s[1]) for s in net.shapes]
     return _weights(net, layers, [np.zeros(size + (s[0],)) for s in net.shapes] if net.bias else None)
 

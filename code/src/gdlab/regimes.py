@@ -74,7 +74,8 @@ def scalar_gd(
     >>> abs(float(np.prod(run.params[-1])) - 1.0) < 1e-8
     True
     """
-    y = float(_checks.finite_array(target, "target"))
+    y = _checks.finite_scalar(target, "target")
+    blowup = float(_checks.positive_finite(blowup, "blowup"))
     w = _checks.finite_array(w0, "w0").copy()
     if w.ndim == 0 or w.shape[-1] < 1:
         raise ValueError(f"w0 must have shape (..., p), got {w.shape}")
