@@ -80,6 +80,7 @@ CASES = [
     Case("quadratic-negative-definite", lambda: Quadratic(-np.eye(2))),
     Case("polynomial-quartic", lambda: Polynomial1D([0, 0, 0, 0, 0.25]), minimisers=_polynomial_minimisers),
     Case("polynomial-double-well", lambda: Polynomial1D([0.25, 0, -0.5, 0, 0.25]), minimisers=_polynomial_minimisers),
+    Case("polynomial-unequal-wells", lambda: Polynomial1D([0, 0, 1, -2, 2, -2, 1]), minimisers=_polynomial_minimisers),
     Case("polynomial-trailing-zero", lambda: Polynomial1D([1, -2, 1, 0]), minimisers=_polynomial_minimisers),
     Case("scalar-depth1", lambda: DeepScalarLinear(1, 2.0), minimisers=_scalar_minimisers),
     Case("scalar-depth2", lambda: DeepScalarLinear(2, 1.0), minimisers=_scalar_minimisers),
