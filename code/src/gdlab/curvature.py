@@ -26,6 +26,15 @@ from numpy.typing import ArrayLike, NDArray
 from . import _checks
 from .objectives import Objective
 
+__all__ = [
+    "DENSE_LIMIT",
+    "EigenPair",
+    "LANCZOS_BATCH_LIMIT",
+    "METHODS",
+    "sharpness",
+    "top_eigenpair",
+]
+
 Array = NDArray[np.float64]
 
 DENSE_LIMIT = 64

@@ -23,6 +23,15 @@ from numpy.typing import NDArray
 
 from . import _checks
 
+__all__ = [
+    "covariance_with_condition",
+    "digits_subset",
+    "general_covariance_inputs",
+    "linearly_independent_inputs",
+    "teacher_targets",
+    "whitened_inputs",
+]
+
 Array = NDArray[np.float64]
 RngLike = np.random.Generator | int | None
 

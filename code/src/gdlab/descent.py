@@ -26,6 +26,15 @@ from numpy.typing import ArrayLike, NDArray
 from . import _checks
 from .objectives import Objective
 
+__all__ = [
+    "SweepResult",
+    "Trajectory",
+    "critical_step_size",
+    "gd_map",
+    "run",
+    "sweep",
+]
+
 Array = NDArray[np.float64]
 
 

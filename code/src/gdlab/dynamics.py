@@ -19,6 +19,22 @@ from numpy.typing import ArrayLike, NDArray
 
 from . import _checks
 
+__all__ = [
+    "CONVERGED",
+    "DIVERGED",
+    "LABELS",
+    "OTHER",
+    "PERIOD_TWO",
+    "PeriodTwo",
+    "PowerLawFit",
+    "RateFit",
+    "RunClasses",
+    "classify_runs",
+    "detect_period_two",
+    "fit_linear_rate",
+    "fit_power_law",
+]
+
 Array = NDArray[np.float64]
 
 

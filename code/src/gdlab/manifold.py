@@ -38,6 +38,22 @@ from numpy.typing import ArrayLike, NDArray
 
 from . import _checks
 
+__all__ = [
+    "DistanceBounds",
+    "Projection",
+    "balanced_point",
+    "distance_bounds",
+    "embed",
+    "geodesic",
+    "normal",
+    "project",
+    "riemannian_gradient",
+    "riemannian_hessian",
+    "riemannian_hessian_codim1",
+    "sharpness",
+    "tangent_projector",
+]
+
 Array = NDArray[np.float64]
 
 

@@ -19,6 +19,13 @@ from numpy.typing import ArrayLike, NDArray
 from . import _checks
 from .objectives import Objective
 
+__all__ = [
+    "OrbitDiagram",
+    "least_period",
+    "map_derivative",
+    "orbit_diagram",
+]
+
 Array = NDArray[np.float64]
 
 

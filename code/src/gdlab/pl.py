@@ -44,6 +44,30 @@ from numpy.typing import ArrayLike, NDArray
 from . import _checks
 from .objectives import MLP, Objective
 
+__all__ = [
+    "AlphaEstimate",
+    "Certificate",
+    "FirstLayerBound",
+    "PositiveInitBound",
+    "ProbabilityEstimate",
+    "certify",
+    "estimate_alpha",
+    "estimate_smoothness",
+    "event_probability",
+    "first_layer_bound",
+    "glorot_init",
+    "he_init",
+    "hessian_norm",
+    "lzb_radius",
+    "output_jacobian",
+    "pl_ratio",
+    "positive_init",
+    "positive_init_bound",
+    "rational_min",
+    "sample_ball",
+    "tangent_kernel",
+]
+
 Array = NDArray[np.float64]
 RngLike = np.random.Generator | int | None
 

@@ -20,6 +20,16 @@ from numpy.typing import ArrayLike, NDArray
 
 from . import _checks, manifold
 
+__all__ = [
+    "ScalarRun",
+    "TubularTrace",
+    "index_window",
+    "initial_points",
+    "record_schedule",
+    "scalar_gd",
+    "tubular_trace",
+]
+
 Array = NDArray[np.float64]
 
 

@@ -34,6 +34,41 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+__all__ = [
+    "AveragedCriticalSolution",
+    "HessianOnManifold",
+    "NormalFormCycle",
+    "ProjectionKKT",
+    "TwoCycleSeries",
+    "alpha",
+    "averaged_critical_solution",
+    "balanced_line_coefficients",
+    "balanced_line_map",
+    "c",
+    "codim1_hessian_identity",
+    "convexity_modulus",
+    "critical_ratio",
+    "delta",
+    "epsilon",
+    "eta",
+    "k",
+    "log_curve_second_derivative",
+    "normal_form_coefficient",
+    "normal_form_two_cycle",
+    "nu",
+    "p",
+    "projection_kkt",
+    "riemannian_hessian_at_balanced",
+    "riemannian_hessian_form",
+    "s",
+    "scalar_hessian_on_manifold",
+    "sharpness_lagrange_system",
+    "tangential_drift",
+    "two_cycle_series",
+    "v",
+    "y",
+]
+
 y = sp.Symbol("y", positive=True)
 eta = sp.Symbol("eta", positive=True)
 p = sp.Symbol("p", positive=True, integer=True)
