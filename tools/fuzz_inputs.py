@@ -164,7 +164,7 @@ INVALID = [
     ("blowup", lambda: regimes.scalar_gd([1.0, 1.0], 0.1, 1.0, 10, blowup=0)),
     ("blowup", lambda: regimes.scalar_gd([1.0, 1.0], 0.1, 1.0, 10, blowup=-5)),
     ("step_size", lambda: regimes.scalar_gd([1.0, 1.0], 0.0, 1.0, 10)),
-    ("w0", lambda: regimes.scalar_gd([1.0, 0.0], 0.1, 1.0, 10)),
+    ("w0", lambda: regimes.scalar_gd([1.0, np.nan], 0.1, 1.0, 10)),
     ("target", lambda: regimes.scalar_gd([1.0, 1.0], 0.1, np.nan, 10)),
     ("target", lambda: regimes.scalar_gd([1.0, 1.0], 0.1, [1.0, 2.0], 10)),
     ("record", lambda: regimes.scalar_gd([1.0, 1.0], 0.1, 1.0, 10, record=[11])),

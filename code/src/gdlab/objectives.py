@@ -86,6 +86,10 @@ class Objective(ABC):
     def _params(self, w: ArrayLike, name: str = "w") -> Array:
         return _checks.params(w, self.n_params, name)
 
+    #: True when :meth:`_grad_T` performs exactly the floating-point operations of :meth:`grad`
+    #: (then :func:`gdlab.descent.run` iterates in the parameter-major layout, with the same iterates).
+    _grad_T_exact: bool = False
+
     #: True when :meth:`_grad_T` is a native parameter-major implementation (then
     #: :func:`gdlab.descent.sweep` uses it). Its arithmetic equals that of :meth:`grad` for
     #: DeepScalarLinear and Polynomial1D (so sweep and run agree bit for bit) and agrees to
@@ -177,6 +181,7 @@ class DeepScalarLinear(Objective):
         self.n_params = self.depth
 
     _fast_T = True
+    _grad_T_exact = True
 
     def _leave_one_out(self, w: Array) -> Array:
         """:math:`P_{-i}` for every ``i`` by prefix/suffix products (exact even when some w_j = 0)."""
@@ -296,6 +301,7 @@ class Polynomial1D(Objective):
         self.n_params = 1
 
     _fast_T = True
+    _grad_T_exact = True
 
     def _grad_T(self, wT: Array, out: Array | None = None, work: dict | None = None) -> Array:
         g = self.d1(wT)

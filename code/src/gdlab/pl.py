@@ -42,7 +42,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import _checks
-from .objectives import MLP, Objective
+from .curvature import plain_power_iteration
+from .objectives import MLP, Objective, _activation
 
 __all__ = [
     "AlphaEstimate",
@@ -316,13 +317,8 @@ def hessian_norm(objective: Objective, w: ArrayLike, rng: RngLike = None, iters:
         return np.where(ok, np.maximum(np.abs(ev[..., 0]), np.abs(ev[..., -1])), np.nan)
     v = rng.standard_normal(w.shape)
     v /= np.linalg.norm(v, axis=-1, keepdims=True)
-    lam = np.zeros(w.shape[:-1])
     with np.errstate(all="ignore"):
-        for _ in range(iters):
-            hv = objective.hvp(w, v)
-            nrm = np.linalg.norm(hv, axis=-1, keepdims=True)
-            lam = nrm[..., 0]
-            v = np.where(nrm > 0, hv / np.where(nrm > 0, nrm, 1.0), v)
+        lam, _, _ = plain_power_iteration(objective, w, v, iters)
     return lam
 
 
@@ -421,12 +417,10 @@ def lzb_radius(f0: ArrayLike, alpha: ArrayLike, beta: ArrayLike) -> Array:
 
 # --------------------------------------------------------------------------- networks (chapter 7)
 
-_PHI = {
-    "tanh": (np.tanh, lambda z: 1.0 - np.tanh(z) ** 2),
-    "sigmoid": (lambda z: 0.5 * (1.0 + np.tanh(z / 2.0)), lambda z: 0.25 * (1.0 - np.tanh(z / 2.0) ** 2)),
-    "softplus": (lambda z: np.logaddexp(0.0, z), lambda z: 0.5 * (1.0 + np.tanh(z / 2.0))),
-}
-"""Activation and its derivative for the bound of :func:`positive_init_bound` (same definitions as ``MLP``)."""
+def _phi(name: str, z: float) -> tuple[float, float]:
+    """Activation and its derivative at ``z`` from the one activation table, that of ``MLP``."""
+    s, d1 = _activation(name, np.asarray(z, dtype=np.float64), 1)
+    return float(s), float(d1)
 
 
 def _check_scalar_mlp(net: MLP) -> None:
@@ -652,15 +646,14 @@ def positive_init_bound(net: MLP, w0: ArrayLike, radius: float, output_scale: fl
     v = min((float(W.min()) for W in mids), default=np.inf)
     if mids and r >= v:
         raise ValueError(f"radius must be below the smallest middle-layer weight {v!r}, got {r!r}")
-    phi, dphi = _PHI[net.activation]
     s = 1.0 if net.bias else 0.0
     Z = r * (float(np.linalg.norm(net.X, axis=0).max()) + s)
     Zmax = Z
     for W in mids:
-        Phi = max(abs(float(phi(Z))), abs(float(phi(-Z))))
+        Phi = max(abs(_phi(net.activation, Z)[0]), abs(_phi(net.activation, -Z)[0]))
         Z = (float(W.sum(axis=1).max()) + np.sqrt(W.shape[1]) * r) * Phi + s * r
         Zmax = max(Zmax, Z)
-    c_phi = float(min(dphi(-Zmax), dphi(Zmax)))
+    c_phi = min(_phi(net.activation, -Zmax)[1], _phi(net.activation, Zmax)[1])
     L = net.depth
     c = c_phi ** (L - 1) * (v - r) ** (L - 2) * float(np.prod(net.widths[2:L])) if mids else c_phi
     lam = float(np.linalg.eigvalsh(net.X.T @ net.X)[0])
