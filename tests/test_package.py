@@ -65,3 +65,29 @@ def test_metadata_declares_runtime_dependencies_licence_and_types() -> None:
     assert 'matplotlib>=3.8; extra == "plot"' in requires
     assert md.metadata("gdlab")["License-Expression"] == "MIT"
     assert (PKG / "py.typed").is_file()
+
+
+def test_layout_moved_names_still_resolve() -> None:
+    """Names moved by the layout of issue 10 stay reachable under their old module (undocumented)."""
+    from gdlab import initialisation, manifold, pl, statistics, tangent_kernel
+
+    assert pl.positive_init is initialisation.positive_init and pl.glorot_init is initialisation.glorot_init
+    assert pl.tangent_kernel is tangent_kernel.tangent_kernel and pl.event_probability is statistics.event_probability
+    assert manifold.sharpness is manifold.minimiser_sharpness
+    assert "positive_init" not in pl.__all__ and "sharpness" not in manifold.__all__
+    with pytest.raises(AttributeError):
+        pl.nope  # noqa: B018
+
+
+def test_objectives_subpackage_keeps_its_public_names() -> None:
+    from gdlab import objectives
+
+    for name in ("Objective", "Quadratic", "DeepScalarLinear", "Polynomial1D", "LinearNetwork", "MLP", "SharpnessBounds"):
+        assert name in objectives.__all__ and getattr(objectives, name).__name__ == name
+    assert objectives.MLP.__module__ == "gdlab.objectives.mlp"
+
+
+def test_rename_script_is_idempotent_on_the_repository() -> None:
+    """tools/rename_api.py --check: every chapter, test and benchmark already uses the new names."""
+    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "rename_api.py"), "--check"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

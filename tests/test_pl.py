@@ -7,7 +7,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from gdlab import data, descent, pl
+from gdlab import data, descent, pl, initialisation, tangent_kernel, statistics
 from gdlab.objectives import MLP, DeepScalarLinear, Polynomial1D, Quadratic
 
 XY = DeepScalarLinear(depth=2, target=1.0)  # f = (xy - 1)^2 / 2, ratio = 2 (x^2 + y^2)
@@ -201,21 +201,21 @@ def test_gd_theorem_on_xy(x: float, y: float, frac: float) -> None:
 
 def test_event_probability_wilson_interval() -> None:
     ev = np.zeros(60, dtype=bool)
-    est = pl.event_probability(ev)
+    est = statistics.event_probability(ev)
     assert est.p_hat == 0 and est.lower == 0 and est.upper == pytest.approx(1.96**2 / (60 + 1.96**2))
     ev[:30] = True
-    est = pl.event_probability(np.stack([ev, ~ev]))
+    est = statistics.event_probability(np.stack([ev, ~ev]))
     np.testing.assert_allclose(est.p_hat, [0.5, 0.5])
     assert np.all(est.lower < 0.5) and np.all(est.upper > 0.5)
     with pytest.raises(ValueError, match="boolean"):
-        pl.event_probability(np.zeros(3))
+        statistics.event_probability(np.zeros(3))
 
 
 def test_event_probability_coverage() -> None:
     """About 95 % of Wilson intervals cover the true p (binomial simulation)."""
     gen = np.random.default_rng(0)
     ev = gen.uniform(size=(2000, 50)) < 0.3
-    est = pl.event_probability(ev)
+    est = statistics.event_probability(ev)
     cover = np.mean((est.lower <= 0.3) & (0.3 <= est.upper))
     assert 0.92 <= cover <= 0.98
 
@@ -233,7 +233,7 @@ def _net(activation: str = "tanh", bias: bool = False, widths=(6, 4, 4, 1), n: i
 @pytest.mark.parametrize("activation, bias", [("tanh", False), ("sigmoid", True), ("softplus", True), ("tanh", True)])
 def test_positive_init_structure_and_zero_output(activation: str, bias: bool) -> None:
     net = _net(activation, bias)
-    w = pl.positive_init(net, 7.0, hidden_value=2.0)
+    w = initialisation.positive_init(net, 7.0, hidden_value=2.0)
     layers = net.unflatten(w)
     assert np.all(layers[0][0] == 0)
     np.testing.assert_allclose(layers[1][0], 2.0 / 4)
@@ -244,7 +244,7 @@ def test_positive_init_structure_and_zero_output(activation: str, bias: bool) ->
 
 def test_positive_init_without_bias_and_phi0_nonzero_has_nonzero_output() -> None:
     net = _net("sigmoid", False)
-    w = pl.positive_init(net, 10.0, hidden_value=4.0)
+    w = initialisation.positive_init(net, 10.0, hidden_value=4.0)
     out = net.predict(w)
     assert np.allclose(out, out[..., :1]) and abs(out[0, 0]) > 1  # constant in the input, grows with K
     t2 = 1 / (1 + np.exp(-4.0 * 0.5))
@@ -253,21 +253,21 @@ def test_positive_init_without_bias_and_phi0_nonzero_has_nonzero_output() -> Non
 
 def test_positive_init_jitter_keeps_positivity_and_batches() -> None:
     net = _net()
-    w = pl.positive_init(net, 5.0, rng=np.random.default_rng(0), spread=0.5, size=(3,))
+    w = initialisation.positive_init(net, 5.0, rng=np.random.default_rng(0), spread=0.5, size=(3,))
     assert w.shape == (3, net.n_params)
     for W, _ in net.unflatten(w)[1:]:
         assert np.all(W > 0)
     assert not np.allclose(w[0], w[1])
     with pytest.raises(ValueError, match="spread"):
-        pl.positive_init(net, 5.0, spread=1.0)
+        initialisation.positive_init(net, 5.0, spread=1.0)
     with pytest.raises(ValueError, match="output_scale"):
-        pl.positive_init(net, 0.0)
+        initialisation.positive_init(net, 0.0)
 
 
 def test_random_inits_have_the_stated_variances() -> None:
     net = _net(widths=(40, 60, 50, 1), n=5)
-    g = net.unflatten(pl.glorot_init(net, np.random.default_rng(0), size=(200,)))
-    h = net.unflatten(pl.he_init(net, np.random.default_rng(1), size=(200,)))
+    g = net.unflatten(initialisation.glorot_init(net, np.random.default_rng(0), size=(200,)))
+    h = net.unflatten(initialisation.he_init(net, np.random.default_rng(1), size=(200,)))
     for (Wg, _), (Wh, _), (m_out, m_in) in zip(g, h, net.shapes):
         assert np.var(Wg) == pytest.approx(2 / (m_in + m_out), rel=0.05)
         assert np.var(Wh) == pytest.approx(2 / m_in, rel=0.05)
@@ -275,8 +275,8 @@ def test_random_inits_have_the_stated_variances() -> None:
 
 def test_first_layer_bound_chain_and_jacobian() -> None:
     net = _net(widths=(8, 5, 5, 1), n=6)
-    W = pl.glorot_init(net, np.random.default_rng(2), size=(10,))
-    fb = pl.first_layer_bound(net, W)
+    W = initialisation.glorot_init(net, np.random.default_rng(2), size=(10,))
+    fb = initialisation.first_layer_bound(net, W)
     assert np.all(fb.grad_sq >= fb.first_layer_sq)
     assert np.all(fb.first_layer_sq >= fb.lower * (1 - 1e-12))
     f = net.loss(W)
@@ -297,10 +297,10 @@ def test_first_layer_bound_chain_and_jacobian() -> None:
 def test_first_layer_bound_rejects_dependent_inputs_and_vector_outputs() -> None:
     X = np.ones((3, 2))
     with pytest.raises(ValueError, match="independent"):
-        pl.first_layer_bound(MLP(X, np.ones((1, 2)), (3, 2, 1)), np.zeros(8))
+        initialisation.first_layer_bound(MLP(X, np.ones((1, 2)), (3, 2, 1)), np.zeros(8))
     net = MLP(np.eye(3), np.ones((2, 3)), (3, 2, 2))
     with pytest.raises(ValueError, match="scalar output"):
-        pl.first_layer_bound(net, np.zeros(net.n_params))
+        initialisation.first_layer_bound(net, np.zeros(net.n_params))
 
 
 @pytest.mark.parametrize("activation, bias", [("tanh", False), ("sigmoid", True), ("softplus", True)])
@@ -308,41 +308,41 @@ def test_positive_init_bound_is_a_lower_bound_on_sampled_ratios(activation: str,
     """Chapter 7's theorem: min over the ball of ||grad f||^2 / f >= the proved bound (checked at samples)."""
     net = _net(activation, bias, widths=(6, 4, 4, 1), n=4)
     K, a = 50.0, 2.0
-    w0 = pl.positive_init(net, K, a)
+    w0 = initialisation.positive_init(net, K, a)
     r = 0.5 * a / 4
-    b = pl.positive_init_bound(net, w0, r, output_scale=K)
+    b = initialisation.positive_init_bound(net, w0, r, output_scale=K)
     low = b.alpha_lower(b.output_min)
     pts = pl.sample_ball(w0, r, 400, np.random.default_rng(0))
     assert low > 0 and np.all(pl.pl_ratio(net, pts) >= low)
-    fb = pl.first_layer_bound(net, pts)  # the entrywise J bound behind it
+    fb = initialisation.first_layer_bound(net, pts)  # the entrywise J bound behind it
     assert np.all(np.min(fb.jac_norm, axis=-1) ** 2 >= b.m1 * (b.path_factor * (b.output_min - r)) ** 2 * (1 - 1e-12))
     assert b.K_star == pytest.approx(K * b.output_star / b.output_min)
-    w_star = pl.positive_init(net, 1.01 * b.K_star, a)
-    b_star = pl.positive_init_bound(net, w_star, r)
+    w_star = initialisation.positive_init(net, 1.01 * b.K_star, a)
+    b_star = initialisation.positive_init_bound(net, w_star, r)
     assert b_star.holds and 4 * b_star.f0 < r**2 * float(b_star.alpha_lower(b_star.output_min))
 
 
 def test_positive_init_bound_rejects_unsuitable_points() -> None:
     net = _net()
-    w0 = pl.positive_init(net, 10.0, 2.0)
+    w0 = initialisation.positive_init(net, 10.0, 2.0)
     with pytest.raises(ValueError, match="radius"):
-        pl.positive_init_bound(net, w0, 0.6)  # middle weights are 0.5
+        initialisation.positive_init_bound(net, w0, 0.6)  # middle weights are 0.5
     with pytest.raises(ValueError, match="first layer"):
-        pl.positive_init_bound(net, pl.glorot_init(net, np.random.default_rng(0)), 0.1)
+        initialisation.positive_init_bound(net, initialisation.glorot_init(net, np.random.default_rng(0)), 0.1)
     with pytest.raises(ValueError, match="zero output"):
         net_s = _net("sigmoid", False)
-        pl.positive_init_bound(net_s, pl.positive_init(net_s, 10.0, 2.0), 0.1)
+        initialisation.positive_init_bound(net_s, initialisation.positive_init(net_s, 10.0, 2.0), 0.1)
 
 
 def test_output_jacobian_against_finite_differences_and_kernel_identity() -> None:
     net = _net(widths=(6, 4, 3, 1), n=5, seed=4)
-    w = pl.glorot_init(net, np.random.default_rng(0))
-    J = pl.output_jacobian(net, w)
+    w = initialisation.glorot_init(net, np.random.default_rng(0))
+    J = tangent_kernel.output_jacobian(net, w)
     v = np.random.default_rng(1).standard_normal(net.n_params)
     eps = 1e-6
     fd = (net.predict(w + eps * v) - net.predict(w - eps * v))[0] / (2 * eps)
     np.testing.assert_allclose(J @ v, fd, rtol=1e-6, atol=1e-9)
-    th = pl.tangent_kernel(net, w)
+    th = tangent_kernel.tangent_kernel(net, w)
     g = net.grad(w)
     e = net.predict(w)[0] - net.Y[0]
     assert g @ g == pytest.approx(e @ th @ e)
@@ -352,9 +352,9 @@ def test_output_jacobian_against_finite_differences_and_kernel_identity() -> Non
 def test_tangent_kernel_at_positive_init_is_scaled_gram() -> None:
     """Chapter 7's proposition: Theta(w0) = ||J||^2 X^T X, jitter included."""
     net = _net(widths=(6, 4, 4, 1), n=4, seed=5)
-    W = pl.positive_init(net, 20.0, 2.0, rng=np.random.default_rng(0), spread=0.5, size=(3,))
-    th = pl.tangent_kernel(net, W)
-    jn = pl.first_layer_bound(net, W).jac_norm
+    W = initialisation.positive_init(net, 20.0, 2.0, rng=np.random.default_rng(0), spread=0.5, size=(3,))
+    th = tangent_kernel.tangent_kernel(net, W)
+    jn = initialisation.first_layer_bound(net, W).jac_norm
     assert np.allclose(jn, jn[..., :1])  # the same J for every sample
     G = net.X.T @ net.X
     np.testing.assert_allclose(th, jn[:, :1, None] ** 2 * G, rtol=1e-10, atol=1e-12)
@@ -369,8 +369,8 @@ def test_rng_may_be_none_an_int_or_a_generator() -> None:
     q = Quadratic(np.diag([1.0, 4.0]))
     np.testing.assert_array_equal(pl.sample_ball([0.0, 0.0], 1.0, 5, 3), pl.sample_ball([0.0, 0.0], 1.0, 5, np.random.default_rng(3)))
     np.testing.assert_array_equal(pl.sample_ball([0.0, 0.0], 1.0, 5, None), pl.sample_ball([0.0, 0.0], 1.0, 5, 0))
-    np.testing.assert_array_equal(pl.glorot_init(net, 4), pl.glorot_init(net, np.random.default_rng(4)))
-    np.testing.assert_array_equal(pl.he_init(net, None, size=2), pl.he_init(net, 0, size=(2,)))
+    np.testing.assert_array_equal(initialisation.glorot_init(net, 4), initialisation.glorot_init(net, np.random.default_rng(4)))
+    np.testing.assert_array_equal(initialisation.he_init(net, None, size=2), initialisation.he_init(net, 0, size=(2,)))
     a = pl.estimate_alpha(q, [0.3, 0.3], 0.5, 7, n_samples=16)
     b = pl.estimate_alpha(q, [0.3, 0.3], 0.5, np.random.default_rng(7), n_samples=16)
     assert float(a.alpha) == float(b.alpha)

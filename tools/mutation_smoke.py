@@ -29,25 +29,28 @@ SRC = ROOT / "code" / "src"
 # (module path under gdlab/, original text, mutated text, test files)
 MUTATIONS: list[tuple[str, str, str, list[str]]] = [
     # the four mutants that survived the suite in issue 10
-    ("objectives.py", "return float(self.d2(mins).min())", "return float(self.d2(mins).max())", ["tests/test_objectives.py"]),
+    ("objectives/polynomial.py", "return float(self.d2(mins).min())", "return float(self.d2(mins).max())", ["tests/test_objectives.py"]),
     ("dynamics.py", "/ (n - 2) / sxx)", "/ (n - 1) / sxx)", ["tests/test_dynamics.py"]),
     ("transition.py", "cov = (resid @ resid / (n - 3))", "cov = (resid @ resid / (n - 2))", ["tests/test_transition.py"]),
     ("transition.py", "t = (frac[i - 1] - level) / (frac[i - 1] - frac[i])", "t = 0.5", ["tests/test_transition.py"]),
     # closed forms
-    ("objectives.py", "return float(L * y ** (2.0 - 2.0 / L))", "return float(L * y ** (2.0 - 1.0 / L))", ["tests/test_objectives.py"]),
-    ("objectives.py", "s1 ** (2.0 - 2.0 / self.depth))", "s1 ** (2.0 - 1.0 / self.depth))", ["tests/test_objectives.py"]),
+    ("objectives/scalar_network.py", "return float(L * y ** (2.0 - 2.0 / L))", "return float(L * y ** (2.0 - 1.0 / L))", ["tests/test_objectives.py"]),
+    ("objectives/linear_network.py", "s1 ** (2.0 - 2.0 / self.depth))", "s1 ** (2.0 - 1.0 / self.depth))", ["tests/test_objectives.py"]),
     ("manifold.py", "return y**2 * np.sum(x**-2.0, axis=-1)", "return y**2 * np.sum(x**-1.0, axis=-1)", ["tests/test_manifold.py"]),
     # derivatives
-    ("objectives.py", 'return 0.5 * np.einsum("...i,ij,...j->...", d, self.A, d)', 'return 1.0 * np.einsum("...i,ij,...j->...", d, self.A, d)', ["tests/test_objective_conformance.py"]),
-    ("objectives.py", "(s, d1, d1 * (1.0 - d1))", "(s, d1, d1 * (1.0 + d1))", ["tests/test_objective_conformance.py"]),
+    ("objectives/quadratic.py", 'return 0.5 * np.einsum("...i,ij,...j->...", d, self.A, d)', 'return 1.0 * np.einsum("...i,ij,...j->...", d, self.A, d)', ["tests/test_objective_conformance.py"]),
+    ("objectives/mlp.py", "(s, d1, d1 * (1.0 - d1))", "(s, d1, d1 * (1.0 + d1))", ["tests/test_objective_conformance.py"]),
     # engines
     ("curvature.py", "shift = radius[..., None]", "shift = 0.0 * radius[..., None]", ["tests/test_curvature.py"]),
-    ("descent.py", "            w = w - eta * g", "            w = w + eta * g", ["tests/test_descent.py"]),
+    ("descent.py", "                state = state - eta * g", "                state = state + eta * g", ["tests/test_descent.py"]),
+    ("descent.py", "                g *= eta\n                state -= g", "                g *= eta\n                state += g", ["tests/test_descent.py"]),
+    ("maps.py", "log_stretch += np.log(np.abs(1.0 - eta", "log_stretch += np.log(np.abs(1.0 + eta", ["tests/test_maps.py"]),
+    ("initialisation.py", "omega_star = r + ynorm / (r * c * np.sqrt(lam * m1))", "omega_star = r + ynorm / (c * np.sqrt(lam * m1))", ["tests/test_pl.py"]),
     ("descent.py", "grad_norm=norm_sum.reshape(n_eta, n_init) / tail * nan_out", "grad_norm=norm_sum.reshape(n_eta, n_init) / (tail + 1) * nan_out", ["tests/test_descent.py"]),
     ("dynamics.py", "close(c, a) & ~close(d, c)", "close(c, a)", ["tests/test_dynamics.py"]),
     # criterion and statistics
     ("pl.py", "eta_max = 2.0 / beta * (1.0 - flow / radius)", "eta_max = 1.0 / beta * (1.0 - flow / radius)", ["tests/test_pl.py"]),
-    ("pl.py", "centre = (p + zf**2 / (2 * N))", "centre = (p + zf**2 / N)", ["tests/test_pl.py"]),
+    ("statistics.py", "centre = (p + zf**2 / (2 * N))", "centre = (p + zf**2 / N)", ["tests/test_pl.py"]),
     # argument checks
     ("_checks.py", "np.all(np.isfinite(arr)) or np.any(arr <= 0):", "np.all(np.isfinite(arr)) or np.any(arr < 0):", ["tests/test_checks.py"]),
 ]

@@ -5,7 +5,9 @@ Modules: :mod:`~gdlab.objectives` (losses with exact grad/hvp and flattest-minim
 :mod:`~gdlab.dynamics` (rates, power laws, period-2 orbits), :mod:`~gdlab.manifold` (the minimiser
 manifold of the scalar network), :mod:`~gdlab.maps` (one-dimensional GD maps), :mod:`~gdlab.regimes`
 (the three regimes of chapter 5), :mod:`~gdlab.transition` (the phase transition of chapter 3),
-:mod:`~gdlab.pl` (the local PL criterion), :mod:`~gdlab.data` (seeded data), :mod:`~gdlab.plotting`
+:mod:`~gdlab.pl` (the local PL criterion), :mod:`~gdlab.initialisation` (network initialisations and the
+certificate of the positive one), :mod:`~gdlab.tangent_kernel`, :mod:`~gdlab.statistics` (Monte Carlo
+probabilities), :mod:`~gdlab.data` (seeded data), :mod:`~gdlab.plotting`
 (house style) and the sympy derivations in :mod:`gdlab.symbolic`.
 
 ``import gdlab`` is light: it imports no submodule (so neither scipy, sympy, scikit-learn nor
