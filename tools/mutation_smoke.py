@@ -45,12 +45,12 @@ MUTATIONS: list[tuple[str, str, str, list[str]]] = [
     ("descent.py", "                state = state - eta * g", "                state = state + eta * g", ["tests/test_descent.py"]),
     ("descent.py", "                g *= eta\n                state -= g", "                g *= eta\n                state += g", ["tests/test_descent.py"]),
     ("maps.py", "log_stretch += np.log(np.abs(1.0 - eta", "log_stretch += np.log(np.abs(1.0 + eta", ["tests/test_maps.py"]),
-    ("initialisation.py", "omega_star = r + ynorm / (r * c * np.sqrt(lam * m1))", "omega_star = r + ynorm / (c * np.sqrt(lam * m1))", ["tests/test_pl.py"]),
+    ("initialisation.py", "omega_star = r + ynorm / (r * c * np.sqrt(lam * m1))", "omega_star = r + ynorm / (c * np.sqrt(lam * m1))", ["tests/test_initialisation.py"]),
     ("descent.py", "grad_norm=norm_sum.reshape(n_eta, n_init) / tail * nan_out", "grad_norm=norm_sum.reshape(n_eta, n_init) / (tail + 1) * nan_out", ["tests/test_descent.py"]),
     ("dynamics.py", "close(c, a) & ~close(d, c)", "close(c, a)", ["tests/test_dynamics.py"]),
     # criterion and statistics
     ("pl.py", "eta_max = 2.0 / beta * (1.0 - flow / radius)", "eta_max = 1.0 / beta * (1.0 - flow / radius)", ["tests/test_pl.py"]),
-    ("statistics.py", "centre = (p + zf**2 / (2 * N))", "centre = (p + zf**2 / N)", ["tests/test_pl.py"]),
+    ("statistics.py", "centre = (p + zf**2 / (2 * N))", "centre = (p + zf**2 / N)", ["tests/test_statistics.py"]),
     # argument checks
     ("_checks.py", "np.all(np.isfinite(arr)) or np.any(arr <= 0):", "np.all(np.isfinite(arr)) or np.any(arr < 0):", ["tests/test_checks.py"]),
 ]
