@@ -67,7 +67,7 @@ def nonnegative_finite(value: ArrayLike, name: str) -> NDArray[np.float64]:
     return arr
 
 
-def finite_scalar(value: object, name: str) -> float:
+def finite_scalar(value: ArrayLike, name: str) -> float:
     """Return ``value`` as a Python float, or raise unless it is one finite real number."""
     arr = as_float_array(value, name, "a finite real number")
     if arr.size != 1 or arr.ndim > 1 or not np.isfinite(arr).all():

@@ -91,7 +91,7 @@ class Trajectory:
         diverged: ``(*batch,)`` bool, True where the run blew up.
     """
 
-    steps: Array
+    steps: NDArray[np.int64]
     loss: Array
     grad_norm: Array
     params: Array | None

@@ -98,7 +98,7 @@ def _window(window: object, T: int) -> tuple[int, int]:
             raise ValueError(f"window must be a contiguous range, got {window!r}")
     else:
         try:
-            start, stop = (int(x) for x in window)  # type: ignore[union-attr]
+            start, stop = (int(x) for x in window)  # type: ignore[union-attr, attr-defined]
         except (TypeError, ValueError):
             raise ValueError(f"window must be (start, stop) indices or a slice, got {window!r}") from None
         start, stop, _ = slice(start, stop).indices(T)

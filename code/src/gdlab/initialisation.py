@@ -8,6 +8,7 @@ r"""Initialisations of multi-layer perceptrons and the certificate of the positi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -26,7 +27,7 @@ def _size(size: object, name: str = "size") -> tuple[int, ...]:
     if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
         size = (size,)
     try:
-        out = tuple(size)  # type: ignore[arg-type]
+        out: tuple[object, ...] = tuple(size)  # type: ignore[arg-type]
     except TypeError:
         raise ValueError(f"{name} must be a tuple of non-negative integers, got {size!r}") from None
     return tuple(_checks.positive_int(s, name, minimum=0) for s in out)
@@ -50,7 +51,7 @@ def _check_scalar_mlp(net: MLP) -> None:
 
 def _weights(net: MLP, layers: list[Array], biases: list[Array] | None) -> Array:
     if net.bias:
-        return net.flatten([(W, b) for W, b in zip(layers, biases)])
+        return net.flatten([(W, b) for W, b in zip(layers, cast(list, biases))])
     return net.flatten(layers)
 
 

@@ -274,7 +274,7 @@ def _project_inside(theta: Array, y: float, grid: int, chunk: int = 512) -> tupl
     k = np.argmin(theta, axis=-1)
     log_y = np.log(y)
 
-    def gap(t: Array, rows: Array | slice = slice(None)) -> Array:
+    def gap(t: Array, rows: NDArray[np.integer] | slice = slice(None)) -> Array:
         x, _ = _inside_path(theta[rows], k[rows], t, y)
         with np.errstate(divide="ignore"):
             return np.sum(np.log(x), axis=-1) - log_y

@@ -12,6 +12,7 @@ masked (NaN) and flagged, and no floating-point warning leaks out.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -115,7 +116,7 @@ def orbit_diagram(
     traj = run(objective, w0, eta, transient + keep - 1, record_at=np.arange(transient, transient + keep),
                blowup=blowup, check_every=50)
     diverged = traj.diverged
-    kept = np.moveaxis(traj.params[..., 0], 0, -1)  # (n_eta, n_init, keep)
+    kept = np.moveaxis(cast(Array, traj.params)[..., 0], 0, -1)  # (n_eta, n_init, keep)
     log_stretch = np.zeros((etas.size, x0.size))
     with np.errstate(all="ignore"):
         safe = np.where(diverged[..., None], 0.0, kept)

@@ -10,7 +10,7 @@ from .base import Array
 
 def _widths(widths: object, name: str = "widths") -> tuple[int, ...]:
     try:
-        out = tuple(widths)  # type: ignore[arg-type]
+        out: tuple[object, ...] = tuple(widths)  # type: ignore[arg-type]
     except TypeError:
         raise ValueError(f"{name} must be a sequence of positive integers, got {widths!r}") from None
     if len(out) < 2:

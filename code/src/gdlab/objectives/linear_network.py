@@ -2,7 +2,8 @@ r"""The deep linear network :math:`\tfrac12\|W_L\cdots W_1X - Y\|_F^2`: exact de
 (proved for whitened inputs) and proved bounds with the convex-dual optimiser for general input covariance."""
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Sequence
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -73,7 +74,7 @@ class LinearNetwork(Objective):
         batch = w.shape[:-1]
         return [w[..., s].reshape(batch + shape) for s, shape in zip(self.layer_slices, self.shapes)]
 
-    def flatten(self, mats: list[ArrayLike]) -> Array:
+    def flatten(self, mats: Sequence[ArrayLike]) -> Array:
         """Inverse of :meth:`unflatten`: concatenate row-major layers into ``(..., n_params)``."""
         if len(mats) != self.depth:
             raise ValueError(f"mats must hold {self.depth} matrices, got {len(mats)}")
@@ -85,16 +86,16 @@ class LinearNetwork(Objective):
         return np.concatenate([np.broadcast_to(a, batch + a.shape[-2:]).reshape(batch + (a.shape[-2] * a.shape[-1],)) for a in arrs], axis=-1)
 
     # -- products -----------------------------------------------------------------------------
-    def _prefixes(self, W: list[Array]) -> list[Array | None]:
+    def _prefixes(self, W: list[Array]) -> list[Any]:
         """``pre[i] = W_i ... W_1`` for i = 0..L (``pre[0] = None`` stands for the identity)."""
-        pre: list[Array | None] = [None]
+        pre: list[Any] = [None]
         for Wi in W:
             pre.append(Wi if pre[-1] is None else Wi @ pre[-1])
         return pre
 
-    def _suffixes(self, W: list[Array]) -> list[Array | None]:
+    def _suffixes(self, W: list[Array]) -> list[Any]:
         """``suf[i] = W_L ... W_{i+1}`` for i = 0..L (``suf[L] = None`` stands for the identity)."""
-        suf: list[Array | None] = [None] * (self.depth + 1)
+        suf: list[Any] = [None] * (self.depth + 1)
         for i in range(self.depth - 1, -1, -1):
             suf[i] = W[i] if suf[i + 1] is None else suf[i + 1] @ W[i]
         return suf
@@ -154,16 +155,16 @@ class LinearNetwork(Objective):
             return a
 
         d = self.widths[0]
-        pre: list[Array | None] = [None]                     # pre[i] = W_i ... W_1, (h_i, d, N)
+        pre: list[Any] = [None]                     # pre[i] = W_i ... W_1, (h_i, d, N)
         for i, Wi in enumerate(W):
             pre.append(Wi if pre[-1] is None else np.einsum("ijn,jkn->ikn", Wi, pre[-1], out=buf(("pre", i), (Wi.shape[0], d, N))))
-        suf: list[Array | None] = [None] * (L + 1)           # suf[i] = W_L ... W_{i+1}, (k, h_i, N); suf[0] unused
+        suf: list[Any] = [None] * (L + 1)           # suf[i] = W_L ... W_{i+1}, (k, h_i, N); suf[0] unused
         for i in range(L - 1, 0, -1):
             suf[i] = W[i] if suf[i + 1] is None else np.einsum("ijn,jkn->ikn", suf[i + 1], W[i], out=buf(("suf", i), (self.widths[-1], W[i].shape[1], N)))
         G = np.matmul(self.sigma.T, pre[-1], out=buf(("G",), (self.widths[-1], d, N)))  # G[a, b] = sum_c P[a, c] Sigma[c, b]
         np.subtract(G, self.cross[..., None], out=G)
         direct = out is not None and out.shape == shape and out.flags.c_contiguous   # write into out in place
-        res = out.reshape(self.n_params, N) if direct else np.empty((self.n_params, N))
+        res = cast(Array, out).reshape(self.n_params, N) if direct else np.empty((self.n_params, N))
         for i, (s, sh) in enumerate(zip(self.layer_slices, self.shapes)):
             gi = res[s].reshape(sh + (N,))
             if suf[i + 1] is None and pre[i] is None:
@@ -188,11 +189,11 @@ class LinearNetwork(Objective):
         L = self.depth
         pre, suf = self._prefixes(W), self._suffixes(W)
         # directional derivatives of the prefix and suffix products
-        dpre: list[Array | None] = [None]
+        dpre: list[Any] = [None]
         for i in range(L):
             term = V[i] if pre[i] is None else V[i] @ pre[i]
             dpre.append(term if dpre[-1] is None else term + W[i] @ dpre[-1])
-        dsuf: list[Array | None] = [None] * (L + 1)
+        dsuf: list[Any] = [None] * (L + 1)
         for i in range(L - 1, -1, -1):
             term = V[i] if suf[i + 1] is None else suf[i + 1] @ V[i]
             dsuf[i] = term if dsuf[i + 1] is None else term + dsuf[i + 1] @ W[i]
@@ -220,7 +221,7 @@ class LinearNetwork(Objective):
         Equals :math:`YX^\top \Sigma^{-1}` when :math:`\Sigma = XX^\top` is invertible.
         """
         sol, *_ = np.linalg.lstsq(self.X.T, self.Y.T, rcond=None)
-        return sol.T
+        return cast(Array, sol.T)
 
     def _rank_tol(self, s: Array) -> float:
         return max(self.widths) * np.finfo(np.float64).eps * (s[0] if s.size else 0.0)
@@ -310,7 +311,7 @@ class LinearNetwork(Objective):
             right = self.sigma if pre[j] is None else root @ _mT(pre[j]) @ pre[j] @ root
             right = np.broadcast_to(right, batch + (d, d))
             M = M + np.einsum("...ab,...cd->...acbd", left, right).reshape(batch + (k * d, k * d))
-        return np.linalg.eigvalsh(0.5 * (M + _mT(M)))[..., -1]
+        return cast(Array, np.linalg.eigvalsh(0.5 * (M + _mT(M)))[..., -1])
 
     def min_sharpness(self) -> float:
         r"""Flattest-minimiser sharpness, exact when proved: :math:`XX^\top = cI` (any depth) or :math:`L = 1`.

@@ -1,6 +1,8 @@
 """Multi-layer perceptrons with smooth activations: backprop gradient, R-operator HVP, and the one activation table."""
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import expit as _expit
@@ -174,7 +176,7 @@ class MLP(Objective):
         layers, dirs = self.unflatten(w), self.unflatten(v)
         a, zs, acts = self._forward(layers, 2)
         # forward R-pass: Ra[j] = R{a_j}, Rz[j] = R{z_j}
-        Ra: list[Array | None] = [None]
+        Ra: list[Any] = [None]
         Rz: list[Array] = []
         for j, ((W, _), (V, c)) in enumerate(zip(layers, dirs)):
             rz = V @ a[j]

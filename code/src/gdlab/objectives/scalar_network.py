@@ -1,6 +1,8 @@
 r"""The deep scalar linear network :math:`\tfrac12 (w_1 \cdots w_L - y)^2`, with its flattest minimisers."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -65,14 +67,14 @@ class DeepScalarLinear(Objective):
             else:
                 work.clear()
                 work.update(fresh)
-        buf = iter(work["buf"])
+        buf: Iterator[Array] = iter(work["buf"])
         pre: list = [None] * L
         for i in range(1, L):
             pre[i] = wT[0] if i == 1 else np.multiply(pre[i - 1], wT[i - 1], out=next(buf))
         suf: list = [None] * L
         for i in range(L - 2, -1, -1):
             suf[i] = wT[L - 1] if i == L - 2 else np.multiply(suf[i + 1], wT[i + 1], out=next(buf))
-        r = work["r"]
+        r: Array = work["r"]  # type: ignore[assignment]
         if L == 1:
             np.subtract(wT[0], self.target, out=r)
         else:

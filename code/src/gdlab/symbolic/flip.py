@@ -328,8 +328,8 @@ def normal_form_two_cycle() -> NormalFormCycle:
     z = sp.Symbol("z", real=True)
     a = sp.Symbol("alpha", positive=True)
     F = -(1 + a) * z + z**3
-    pts = [r for r in sp.solve(sp.Eq(F, -z), z) if r != 0]
-    pts = tuple(sorted(pts, key=lambda r: float(r.subs(a, 1))))
+    roots = [r for r in sp.solve(sp.Eq(F, -z), z) if r != 0]
+    pts = tuple(sorted(roots, key=lambda r: float(r.subs(a, 1))))
     dF = sp.diff(F, z)
     mult = sp.factor(sp.expand(dF.subs(z, pts[0]) * dF.subs(z, pts[1])))
     stable = sp.solve_univariate_inequality(sp.Abs(mult) < 1, a, relational=False)
