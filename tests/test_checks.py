@@ -45,3 +45,31 @@ def test_generator() -> None:
     for bad in (1.5, "seed", True):
         with pytest.raises(ValueError, match="rng"):
             _checks.generator(bad)
+
+
+def test_complex_strings_and_none_are_refused_by_name() -> None:
+    """Complex input used to be truncated with a ComplexWarning; strings gave numpy's conversion message."""
+    for bad in (1j, [1.0, 2j], "1.0", None, object()):
+        with pytest.raises(_checks.ArgumentError, match="x must be"):
+            _checks.as_float_array(bad, "x")
+    err = _checks.ArgumentError("x")
+    assert isinstance(err, ValueError) and isinstance(err, TypeError)
+    assert _checks.as_float_array([True, 2], "x").tolist() == [1.0, 2.0]
+
+
+def test_nonnegative_finite_accepts_zero() -> None:
+    assert _checks.nonnegative_finite(0, "tol").tolist() == 0.0
+    for bad in (-1e-300, np.nan, np.inf, []):
+        with pytest.raises(ValueError, match="tol must be finite and >= 0"):
+            _checks.nonnegative_finite(bad, "tol")
+
+
+def test_finite_scalar_and_broadcast() -> None:
+    assert _checks.finite_scalar(np.array([2]), "y") == 2.0
+    for bad in ([1.0, 2.0], np.nan, "y"):
+        with pytest.raises(ValueError, match="y must be a finite real number"):
+            _checks.finite_scalar(bad, "y")
+    with pytest.raises(ValueError, match=r"w of shape \(3, 2\) and v of shape \(4, 2\)"):
+        _checks.broadcast(np.ones((3, 2)), np.ones((4, 2)), ("w", "v"))
+    with pytest.raises(ValueError, match="rng"):
+        _checks.generator(-1)

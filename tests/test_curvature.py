@@ -84,3 +84,23 @@ def test_non_finite_points_give_nan_without_warnings() -> None:
 def test_validation_names_the_argument(kwargs: dict, name: str) -> None:
     with pytest.raises(ValueError, match=name):
         curvature.sharpness(Quadratic(np.eye(3)), np.zeros(3), **kwargs)
+
+
+# --------------------------------------------------------------------------- issue 10: bugs found by fuzzing
+
+
+@pytest.mark.parametrize("A", [-np.eye(3), np.zeros((3, 3)), -2.5 * np.eye(3)])
+def test_power_method_on_zero_and_negative_multiples_of_the_identity(A: np.ndarray) -> None:
+    """Bug: method="power" returned NaN when H + shift I vanished (H = 0 or H = -rho I)."""
+    pair = curvature.top_eigenpair(Quadratic(A), np.zeros(3), method="power")
+    assert float(pair.value) == pytest.approx(A[0, 0], abs=1e-12)
+    assert bool(pair.converged)
+    assert np.linalg.norm(pair.vector) == pytest.approx(1.0)
+
+
+def test_dense_sharpness_at_huge_parameters_is_nan_not_linalg_error() -> None:
+    """Bug: the dense method raised LinAlgError at w = 1e200 (Hessian overflowed to inf/NaN)."""
+    f = DeepScalarLinear(3)
+    w = np.stack([np.full(3, 1e200), np.ones(3)])
+    lam = curvature.sharpness(f, w, method="dense")
+    assert np.isnan(lam[0]) and lam[1] == pytest.approx(float(curvature.sharpness(f, np.ones(3))))

@@ -87,3 +87,11 @@ def test_digits_subset_binary_and_one_hot() -> None:
 def test_validation_names_the_argument(call, name: str) -> None:
     with pytest.raises(ValueError, match=name):
         call()
+
+
+def test_teacher_targets_rejects_nan_scale() -> None:
+    """Bug: teacher_targets(scale=NaN) returned NaN targets silently."""
+    X = data.whitened_inputs(2, 4, rng=0)
+    for scale in (np.nan, np.inf, -1.0, 0.0):
+        with pytest.raises(ValueError, match="scale"):
+            data.teacher_targets(X, rng=0, scale=scale)

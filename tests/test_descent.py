@@ -211,3 +211,60 @@ def test_benchmark_script_runs_on_a_tiny_problem(capsys) -> None:
     report = bench.main(["--steps", "200", "--n-eta", "5", "--n-init", "4", "--subset", "3", "--subset-floats", "5"])
     assert report["runs"] == 20 and report["sweep_seconds"] > 0
     assert "ratio" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- issue 10: bugs found by fuzzing
+
+
+def test_critical_step_size_without_minimiser_or_curvature() -> None:
+    """Bugs: critical_step_size gave -2 for Quadratic(-I) and ZeroDivisionError for Quadratic(0)."""
+    with pytest.raises(ValueError, match="no global minimiser"):
+        critical_step_size(Quadratic(-np.eye(2)))
+    assert critical_step_size(Quadratic(np.zeros((2, 2)))) == np.inf
+    with pytest.raises(TypeError, match="objective"):
+        critical_step_size("quadratic")
+
+
+@pytest.mark.parametrize("make", ["linear", "mlp"])
+def test_run_on_a_zero_size_batch(make: str) -> None:
+    """Bug: run failed on a (0, n_params) batch of networks."""
+    X = data.whitened_inputs(2, 4, rng=0)
+    Y = data.teacher_targets(X, 1, rng=1)
+    net = LinearNetwork(X, Y, (2, 3, 1)) if make == "linear" else MLP(X, Y, (2, 3, 1))
+    traj = run(net, np.zeros((0, net.n_params)), 0.1, steps=3)
+    assert traj.loss.shape == (4, 0) and traj.params.shape == (4, 0, net.n_params)
+
+
+# --------------------------------------------------------------------------- issue 10: one GD engine
+
+
+@pytest.mark.parametrize("make", [lambda: DeepScalarLinear(4, 1.5), lambda: Polynomial1D([0.25, 0, -0.5, 0, 0.25]), lambda: Quadratic(np.diag([1.0, 3.0]))])
+def test_run_iterates_are_those_of_the_plain_loop_bit_for_bit(make) -> None:
+    """The in-place parameter-major path (DeepScalarLinear, Polynomial1D) changes no bit of w - eta grad(w)."""
+    f = make()
+    rng = np.random.default_rng(1)
+    w = 1 + 0.2 * rng.standard_normal((3, 2, f.n_params))
+    eta = np.array([[0.05], [0.2], [0.31]])
+    traj = run(f, w, eta, steps=50, record_at=[0, 17, 50])
+    ref = [w]
+    for _ in range(50):
+        ref.append(ref[-1] - eta[..., None] * f.grad(ref[-1]))
+    np.testing.assert_array_equal(traj.params, np.stack([ref[0], ref[17], ref[50]]))
+    np.testing.assert_array_equal(traj.steps, [0, 17, 50])
+    g = f.grad(ref[50])
+    np.testing.assert_array_equal(traj.grad_norm[-1], np.sqrt(np.einsum("...i,...i->...", g, g)))
+
+
+def test_run_record_at_and_check_every() -> None:
+    f = Polynomial1D([0, 0, 0, 0, 0.25])  # x^4/4: diverges from x0 = 3 with eta = 1
+    traj = run(f, [[0.5], [3.0]], 1.0, steps=40, record_at=[0, 1, 2, 39, 40], blowup=1e6, check_every=10)
+    assert traj.diverged.tolist() == [False, True]
+    # the run blew up at step 3 (|x| > 1e6), the check at step 10 caught it: later records are NaN, earlier are iterates
+    np.testing.assert_array_equal(traj.params[:3, 1, 0], [3.0, 3.0 - 27.0, (3.0 - 27.0) - (3.0 - 27.0) ** 3])
+    assert np.all(np.isnan(traj.params[3:, 1])) and np.all(np.isnan(traj.loss[3:, 1]))
+    assert np.all(np.isfinite(traj.params[:, 0]))
+    for bad in ([41], [-1], [0.5], "a", [[1, 2]]):
+        with pytest.raises(ValueError, match="record_at"):
+            run(f, [0.5], 0.1, steps=40, record_at=bad)
+    with pytest.raises(ValueError, match="check_every"):
+        run(f, [0.5], 0.1, steps=40, check_every=0)

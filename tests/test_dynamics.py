@@ -98,3 +98,28 @@ def test_classify_runs_labels_every_regime() -> None:
 def test_validation_names_the_argument(call, name: str) -> None:
     with pytest.raises(ValueError, match=name):
         call()
+
+
+def test_detect_period_two_accepts_zero_tolerances() -> None:
+    """Bug: rtol = 0 / atol = 0 (exact comparison, meaningful) were refused."""
+    res = dynamics.detect_period_two(np.array([0.3, -0.3, 0.3, -0.3]), rtol=0.0, atol=0.0)
+    assert bool(res.is_period_two)
+    assert not dynamics.detect_period_two(np.array([0.3, -0.3, 0.3, -0.30000001]), rtol=0.0, atol=0.0).is_period_two
+
+
+def test_fit_standard_errors_match_an_independent_regression() -> None:
+    """The slope's standard error uses n - 2 degrees of freedom (checked against scipy.stats.linregress)."""
+    from scipy.stats import linregress
+
+    rng = np.random.default_rng(3)
+    t = np.arange(1.0, 13.0)
+    v = 0.8**t * np.exp(0.1 * rng.standard_normal(t.size))
+    ref = linregress(t, np.log(v))
+    fit = dynamics.fit_linear_rate(v, steps=t)
+    assert fit.rate == pytest.approx(np.exp(ref.slope), rel=1e-12)
+    assert fit.stderr == pytest.approx(ref.stderr, rel=1e-10)
+    p = 3.0 * t**-0.7 * np.exp(0.1 * rng.standard_normal(t.size))
+    ref = linregress(np.log(t), np.log(p))
+    pfit = dynamics.fit_power_law(p, steps=t)
+    assert pfit.exponent == pytest.approx(ref.slope, rel=1e-12)
+    assert pfit.stderr == pytest.approx(ref.stderr, rel=1e-10)

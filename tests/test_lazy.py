@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gdlab import data, lazy, pl
+from gdlab import data, lazy, pl, initialisation
 from gdlab.objectives import MLP, Quadratic
 
 
@@ -61,7 +61,7 @@ def test_positive_init_counts_equal_kernel_regression_for_large_K() -> None:
     G = X.T @ X; level = 1e-2 * 0.5 * np.sum(Y**2)
     lin = lazy.kernel_residuals(G / np.linalg.eigvalsh(G)[-1], Y, 1.0, 400)
     k_lin = int(np.argmax(0.5 * np.sum(lin**2, axis=1) < level))
-    w0 = pl.positive_init(net, 1e4, 4.0, rng=np.random.default_rng(2), spread=0.5, size=(3,))
-    Jbar = pl.first_layer_bound(net, w0).jac_norm[:, 0]
+    w0 = initialisation.positive_init(net, 1e4, 4.0, rng=np.random.default_rng(2), spread=0.5, size=(3,))
+    Jbar = initialisation.first_layer_bound(net, w0).jac_norm[:, 0]
     eta = 1.0 / (Jbar**2 * np.linalg.eigvalsh(G)[-1])
     assert np.all(lazy.steps_to_loss(net, w0, eta, level, 400) == k_lin)

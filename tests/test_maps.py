@@ -70,3 +70,19 @@ def test_bad_arguments_raise_value_error():
         maps.least_period(np.zeros(4), max_period=4)
     with pytest.raises(ValueError, match="step_size"):
         maps.map_derivative(DOUBLE_WELL, np.array([1.0]), 0.0)
+
+
+def test_least_period_accepts_zero_tolerance() -> None:
+    """Bug: tol = 0 (exact periodicity, meaningful) was refused."""
+    assert maps.least_period(np.array([1.0, 2.0, 1.0, 2.0, 1.0]), max_period=2, tol=0).tolist() == 2
+    assert maps.least_period(np.array([1.0, 2.0, 1.0, 2.0 + 1e-15, 1.0]), max_period=2, tol=0).tolist() == 0
+
+
+def test_orbit_diagram_is_descent_run() -> None:
+    """orbit_diagram is a thin use of descent.run: its points are run's iterates bit for bit."""
+    from gdlab.descent import run
+
+    etas, inits = np.array([0.5, 1.1, 1.3]), np.array([1.2, -0.3])
+    d = maps.orbit_diagram(DOUBLE_WELL, etas, inits, transient=500, keep=8)
+    traj = run(DOUBLE_WELL, np.broadcast_to(inits[None, :, None], (3, 2, 1)), np.broadcast_to(etas[:, None], (3, 2)), 507)
+    np.testing.assert_array_equal(d.points, np.moveaxis(traj.params[500:, ..., 0], 0, -1))

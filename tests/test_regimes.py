@@ -94,3 +94,10 @@ def test_index_window_and_bad_inputs() -> None:
         R.scalar_gd(np.ones(3), 0.1, 1.0, 10, record=[0, 11])
     with pytest.raises(ValueError, match="run"):
         R.tubular_trace(np.ones(3))
+
+
+def test_scalar_gd_rejects_nonpositive_blowup() -> None:
+    """Bug: scalar_gd(blowup=0) flagged every run as diverged instead of rejecting the argument."""
+    for blowup in (0, -1.0, np.nan):
+        with pytest.raises(ValueError, match="blowup"):
+            R.scalar_gd([1.0, 1.0], 0.1, 1.0, 10, blowup=blowup)

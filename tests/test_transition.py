@@ -147,3 +147,32 @@ def test_fit_onset_correction_exact_model() -> None:
     d = etas - 2.0
     fit = tr.fit_onset(etas, 3.0 * d**0.5 * np.exp(-4.0 * d), 2.0, window=(1e-4, 1.0), correction=True)
     assert (fit.exponent, fit.prefactor, fit.correction) == pytest.approx((0.5, 3.0, -4.0), rel=1e-9)
+
+
+def test_observed_transition_interpolates_linearly_not_at_the_midpoint() -> None:
+    """The crossing of level 0.5 between fractions 0.9 (eta = 2) and 0.3 (eta = 3) is at 2 + 0.4/0.6."""
+    etas = np.array([1.0, 2.0, 3.0, 4.0])
+    assert tr.observed_transition(etas, [1.0, 0.9, 0.3, 0.0]) == pytest.approx(2.0 + 2.0 / 3.0, rel=1e-14)
+    assert tr.observed_transition(etas, [1.0, 0.9, 0.3, 0.0], level=0.8) == pytest.approx(2.0 + 1.0 / 6.0, rel=1e-14)
+
+
+def test_fit_onset_corrected_standard_error_matches_an_independent_ols() -> None:
+    """Standard error of beta in log g = log C + beta log d + c d: sigma^2 = RSS / (n - 3), cov = sigma^2 (A^T A)^-1 via QR."""
+    rng = np.random.default_rng(4)
+    etas = 1.0 + np.geomspace(1e-3, 1e-1, 11)
+    d = etas - 1.0
+    g = 2.0 * d**0.5 * np.exp(-3.0 * d + 0.02 * rng.standard_normal(d.size))
+    fit = tr.fit_onset(etas, g, 1.0, correction=True)
+    A = np.column_stack([np.ones(d.size), np.log(d), d])
+    Qm, Rm = np.linalg.qr(A)
+    coef = np.linalg.solve(Rm, Qm.T @ np.log(g))
+    rss = float(np.sum((np.log(g) - A @ coef) ** 2))
+    Rinv = np.linalg.inv(Rm)
+    se = np.sqrt(rss / (d.size - 3) * (Rinv @ Rinv.T)[1, 1])
+    assert fit.exponent == pytest.approx(coef[1], rel=1e-10)
+    assert fit.exponent_stderr == pytest.approx(se, rel=1e-8)
+    plain = tr.fit_onset(etas, g, 1.0)
+    A2 = A[:, :2]
+    c2, res2, *_ = np.linalg.lstsq(A2, np.log(g), rcond=None)
+    se2 = np.sqrt(float(res2[0]) / (d.size - 2) * np.linalg.inv(A2.T @ A2)[1, 1])
+    assert plain.exponent_stderr == pytest.approx(se2, rel=1e-8)

@@ -26,6 +26,16 @@ from numpy.typing import ArrayLike, NDArray
 from . import _checks
 from .objectives import Objective
 
+__all__ = [
+    "DENSE_LIMIT",
+    "EigenPair",
+    "LANCZOS_BATCH_LIMIT",
+    "METHODS",
+    "plain_power_iteration",
+    "sharpness",
+    "top_eigenpair",
+]
+
 Array = NDArray[np.float64]
 
 DENSE_LIMIT = 64
@@ -82,8 +92,10 @@ def _start_vectors(v0: ArrayLike | None, shape: tuple[int, ...], n: int) -> Arra
 
 
 def _dense(objective: Objective, w: Array) -> tuple[Array, Array]:
-    evals, evecs = np.linalg.eigh(objective.hessian(w))
-    return evals[..., -1], evecs[..., :, -1]
+    H = objective.hessian(w)
+    ok = np.all(np.isfinite(H), axis=(-2, -1))  # overflow at huge w: NaN, not a LinAlgError
+    evals, evecs = np.linalg.eigh(np.where(ok[..., None, None], H, 0.0))
+    return np.where(ok, evals[..., -1], np.nan), np.where(ok[..., None], evecs[..., :, -1], np.nan)
 
 
 def _lanczos(objective: Objective, w: Array, v0: Array, iters: int | None, tol: float) -> tuple[Array, Array, int, Array]:
@@ -116,17 +128,32 @@ def _lanczos(objective: Objective, w: Array, v0: Array, iters: int | None, tol: 
     return values, vectors, count, conv
 
 
+def plain_power_iteration(objective: Objective, w: Array, v: Array, iters: int) -> tuple[Array, Array, Array]:
+    r"""``iters`` steps of plain power iteration :math:`v \leftarrow Hv/\|Hv\|` on :math:`H = \nabla^2 f(w)`, batched.
+
+    ``v`` (``(..., n_params)``, unit rows) is the start. Returns ``(last, largest, v)``: the last and the largest
+    :math:`\|Hv\|` met, both lower bounds on the spectral radius :math:`\rho(H) = \max_i|\lambda_i|` that tighten
+    with ``iters`` (for symmetric :math:`H` the sequence :math:`\|Hv_k\|` is non-decreasing), and the final
+    vector. The one plain power iteration of the package: it estimates the shift of the ``"power"`` method
+    and the operator norm of :func:`gdlab.pl.hessian_norm`.
+    """
+    last = np.zeros(w.shape[:-1])
+    largest = np.zeros(w.shape[:-1])
+    for _ in range(iters):
+        hv = objective.hvp(w, v)
+        nrm = np.linalg.norm(hv, axis=-1, keepdims=True)
+        last = nrm[..., 0]
+        largest = np.maximum(largest, last)
+        v = np.where(nrm > 0, hv / np.where(nrm > 0, nrm, 1.0), v)
+    return last, largest, v
+
+
 def _power(objective: Objective, w: Array, v0: Array, iters: int, tol: float) -> tuple[Array, Array, int, Array]:
     v = v0.copy()
     # phase 1: a few plain power steps estimate the spectral radius (the shift)
     u = np.random.default_rng(2).standard_normal(v.shape)
     u /= np.linalg.norm(u, axis=-1, keepdims=True)
-    radius = np.zeros(w.shape[:-1])
-    for _ in range(min(20, iters)):
-        hu = objective.hvp(w, u)
-        norm = np.linalg.norm(hu, axis=-1)
-        radius = np.maximum(radius, norm)
-        u = hu / np.where(norm > 0, norm, 1.0)[..., None]
+    _, radius, _ = plain_power_iteration(objective, w, u, min(20, iters))
     shift = radius[..., None]
     # phase 2: power iteration on H + shift I, per-item stopping on the Rayleigh quotient
     hv = objective.hvp(w, v)
@@ -136,7 +163,10 @@ def _power(objective: Objective, w: Array, v0: Array, iters: int, tol: float) ->
     while it < iters and active.any():
         it += 1
         z = hv + shift * v
-        v = np.where(active[..., None], z / np.linalg.norm(z, axis=-1, keepdims=True), v)
+        # z = 0 exactly: (H + shift I) v = 0 with shift >= rho(H), so H = -shift I on the iterates
+        # (zero or negative-definite multiple of I): v is already an eigenvector; keep it
+        zn = np.linalg.norm(z, axis=-1, keepdims=True)
+        v = np.where(active[..., None] & (zn > 0), z / np.where(zn > 0, zn, 1.0), v)
         hv = objective.hvp(w, v)
         new = np.einsum("...i,...i->...", v, hv)
         # residual test: |mu - lambda| <= |r|^2 / gap for symmetric H, so |r| ~ sqrt(tol) gives ~tol

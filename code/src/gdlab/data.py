@@ -23,6 +23,15 @@ from numpy.typing import NDArray
 
 from . import _checks
 
+__all__ = [
+    "covariance_with_condition",
+    "digits_subset",
+    "general_covariance_inputs",
+    "linearly_independent_inputs",
+    "teacher_targets",
+    "whitened_inputs",
+]
+
 Array = NDArray[np.float64]
 RngLike = np.random.Generator | int | None
 
@@ -146,8 +155,8 @@ def teacher_targets(
     k = _checks.positive_int(k, "k")
     d = X.shape[0]
     gen = _rng(rng)
-    if noise < 0 or not np.isfinite(noise):
-        raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
+    noise = float(_checks.nonnegative_finite(noise, "noise"))
+    scale = float(_checks.positive_finite(scale, "scale"))
     if teacher is None:
         if rank is None:
             teacher = gen.standard_normal((k, d)) * (scale / np.sqrt(d))

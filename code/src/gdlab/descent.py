@@ -26,20 +26,36 @@ from numpy.typing import ArrayLike, NDArray
 from . import _checks
 from .objectives import Objective
 
+__all__ = [
+    "SweepResult",
+    "Trajectory",
+    "critical_step_size",
+    "gd_map",
+    "run",
+    "sweep",
+]
+
 Array = NDArray[np.float64]
 
 
 def critical_step_size(objective: Objective) -> float:
     r"""Critical step size :math:`\eta^* = 2 / \min_{w \in \mathcal M} \lambda_{\max}(\nabla^2 f(w))`.
 
-    Above it every global minimiser is a linearly unstable fixed point of the GD map.
-    Raises ``NotImplementedError`` where the objective has no proved ``min_sharpness``.
+    Above it every global minimiser is a linearly unstable fixed point of the GD map. ``inf`` when the
+    flattest minimiser has zero curvature (e.g. a constant loss: no step size destabilises it).
+    Raises ``NotImplementedError`` where the objective has no proved ``min_sharpness`` and
+    ``ValueError`` where it has no global minimiser.
 
     >>> from gdlab.objectives import DeepScalarLinear
     >>> critical_step_size(DeepScalarLinear(depth=5, target=1.0))
     0.4
     """
-    return 2.0 / objective.min_sharpness()
+    if not isinstance(objective, Objective):
+        raise TypeError(f"objective must be a gdlab Objective, got {type(objective).__name__}")
+    lam = float(objective.min_sharpness())
+    if not lam >= 0:  # a minimiser's Hessian is positive semi-definite
+        raise ValueError(f"min_sharpness() returned {lam!r}; a global minimiser has sharpness >= 0")
+    return float("inf") if lam == 0 else 2.0 / lam
 
 
 def gd_map(objective: Objective, w: ArrayLike, step_size: ArrayLike) -> Array:
@@ -75,7 +91,7 @@ class Trajectory:
         diverged: ``(*batch,)`` bool, True where the run blew up.
     """
 
-    steps: Array
+    steps: NDArray[np.int64]
     loss: Array
     grad_norm: Array
     params: Array | None
@@ -97,6 +113,19 @@ def _step_sizes_for_batch(step_size: ArrayLike, batch: tuple[int, ...], name: st
         raise ValueError(f"{name} of shape {eta.shape} does not broadcast to the batch shape {batch} of w0") from None
 
 
+def _iteration_numbers(value: object, steps: int, name: str) -> set[int]:
+    """A set of iteration numbers in ``[0, steps]`` from a sequence of integers, or ``ValueError`` naming ``name``."""
+    try:
+        arr = np.atleast_1d(np.asarray(value))
+    except (TypeError, ValueError):  # pragma: no cover - asarray accepts almost anything
+        raise ValueError(f"{name} must be a sequence of iteration numbers, got {value!r}") from None
+    if arr.dtype.kind not in "iuf" or arr.ndim != 1:
+        raise ValueError(f"{name} must be a one-dimensional sequence of iteration numbers, got {value!r}")
+    if arr.size and (not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)) or arr.min() < 0 or arr.max() > steps):
+        raise ValueError(f"{name} must hold integers in [0, steps={steps}], got {value!r}")
+    return {int(t) for t in arr}
+
+
 def run(
     objective: Objective,
     w0: ArrayLike,
@@ -104,79 +133,127 @@ def run(
     steps: int,
     *,
     record_every: int = 1,
+    record_at: object = None,
     sharpness_every: int | None = None,
     sharpness_at: object = None,
     sharpness_method: str = "auto",
     keep_params: bool = True,
     blowup: float = 1e8,
+    check_every: int = 1,
 ) -> Trajectory:
-    r"""Iterate GD from ``w0`` (shape ``(..., n_params)``) for ``steps`` steps.
+    r"""Iterate GD from ``w0`` (shape ``(..., n_params)``) for ``steps`` steps: the package's one GD engine.
 
-    Records loss and :math:`\|\nabla f\|` at steps ``0, record_every, ...`` (and the last step),
-    the parameters if ``keep_params``, and the sharpness every ``sharpness_every`` steps and at the
-    iteration numbers listed in ``sharpness_at`` (with
-    :func:`gdlab.curvature.top_eigenpair`, ``method=sharpness_method``, warm-started from the
-    previous eigenvector). ``step_size`` is a scalar or broadcasts against the batch shape
-    ``w0.shape[:-1]``. A run whose parameters leave ``|w_i| < blowup`` or become non-finite is
-    frozen and flagged in ``diverged``; its later records are NaN.
+    **Records.** Loss and :math:`\|\nabla f\|` (and the parameters if ``keep_params``) at steps
+    ``0, record_every, 2 record_every, ...`` and the last step, or, if ``record_at`` is given, at exactly
+    those iteration numbers (e.g. :func:`gdlab.regimes.record_schedule` for long runs); the sharpness every
+    ``sharpness_every`` steps and at the iteration numbers listed in ``sharpness_at`` (with
+    :func:`gdlab.curvature.top_eigenpair`, ``method=sharpness_method``, warm-started from the previous
+    eigenvector). ``step_size`` is a scalar or broadcasts against the batch shape ``w0.shape[:-1]``.
+
+    **Divergence policy** (the same in :func:`sweep`). Every ``check_every`` steps and at the last step,
+    a run whose parameters are non-finite or leave :math:`|w_i| <` ``blowup`` is flagged in ``diverged``
+    and frozen at 0; its records from that check on are NaN. With ``check_every > 1`` the records between
+    the blow-up and the check that caught it hold the (huge or non-finite) iterates themselves.
+
+    Objectives whose parameter-major gradient has exactly the arithmetic of ``grad`` (``_grad_T_exact``:
+    :class:`~gdlab.objectives.DeepScalarLinear`, :class:`~gdlab.objectives.Polynomial1D`) are iterated in
+    that layout with in-place updates, as in :func:`sweep`; the iterates are those of
+    ``w - step_size * grad(w)`` bit for bit either way.
 
     >>> from gdlab.objectives import Quadratic
     >>> traj = run(Quadratic(np.eye(1)), np.array([1.0]), 0.5, steps=3)
     >>> traj.params[:, 0].tolist()
     [1.0, 0.5, 0.25, 0.125]
     """
-    from .curvature import top_eigenpair
+    from .curvature import METHODS, top_eigenpair
 
     steps = _checks.positive_int(steps, "steps", minimum=0)
     record_every = _checks.positive_int(record_every, "record_every")
+    check_every = _checks.positive_int(check_every, "check_every")
     if sharpness_every is not None:
         sharpness_every = _checks.positive_int(sharpness_every, "sharpness_every")
     blowup = float(_checks.positive_finite(blowup, "blowup"))
+    if sharpness_method not in METHODS:
+        raise ValueError(f"sharpness_method must be one of {METHODS}, got {sharpness_method!r}")
     w = objective._params(w0, "w0").copy()
     if not np.all(np.isfinite(w)):
         raise ValueError("w0 must contain only finite values")
     batch = w.shape[:-1]
-    eta = _step_sizes_for_batch(step_size, batch)[..., None]
+    eta = _step_sizes_for_batch(step_size, batch)
 
-    record = set(range(0, steps + 1, record_every)) | {steps}
+    if record_at is None:
+        record = set(range(0, steps + 1, record_every)) | {steps}
+    else:
+        record = _iteration_numbers(record_at, steps, "record_at")
+        if not record:
+            raise ValueError("record_at must hold at least one iteration number")
     sharp_at = set() if sharpness_every is None else set(range(0, steps + 1, sharpness_every)) | {steps}
     if sharpness_at is not None:
-        try:
-            chosen = {int(t) for t in np.atleast_1d(np.asarray(sharpness_at))}
-        except (TypeError, ValueError):
-            raise ValueError(f"sharpness_at must be a sequence of iteration numbers, got {sharpness_at!r}") from None
-        if any(t < 0 or t > steps for t in chosen) or not np.all(np.asarray(sharpness_at) == np.round(np.asarray(sharpness_at, dtype=float))):
-            raise ValueError(f"sharpness_at must hold integers in [0, steps={steps}], got {sharpness_at!r}")
-        sharp_at |= chosen
+        sharp_at |= _iteration_numbers(sharpness_at, steps, "sharpness_at")
     losses, norms, kept, sharp = [], [], [], []
     diverged = _blown_up(w, blowup)
+    detected_at = np.where(diverged, 0, steps + 1)  # the check that flagged each run
     vec = None
+
+    fast = bool(getattr(objective, "_grad_T_exact", False))
+    if fast:  # parameter-major state (n_params, *batch), updated in place
+        state = np.ascontiguousarray(np.moveaxis(w, -1, 0))
+        gbuf = np.empty_like(state)
+        work: dict = {}
+        p_axis = 0
+    else:
+        state = w
+        eta = eta[..., None]
+        p_axis = -1
+
+    def params() -> Array:
+        return np.moveaxis(state, 0, -1) if fast else state
 
     with np.errstate(all="ignore"):
         for t in range(steps + 1):
-            g = objective.grad(w)
+            g = objective._grad_T(state, out=gbuf, work=work) if fast else objective.grad(state)
             if t in record:
-                losses.append(np.where(diverged, np.nan, objective.loss(w)))
-                norms.append(np.where(diverged, np.nan, np.sqrt(np.einsum("...i,...i->...", g, g))))
+                w_t = params()
+                losses.append(np.where(diverged, np.nan, objective.loss(w_t)))
+                gb = np.moveaxis(g, 0, -1) if fast else g  # the layout grad() returns (same einsum order)
+                norms.append(np.where(diverged, np.nan, np.sqrt(np.einsum("...i,...i->...", gb, gb))))
                 if keep_params:
-                    kept.append(np.where(diverged[..., None], np.nan, w))
+                    kept.append(np.where(diverged[..., None], np.nan, w_t))
             if t in sharp_at:
-                safe = np.where(diverged[..., None], 0.0, w)
+                safe = np.where(diverged[..., None], 0.0, params())
                 pair = top_eigenpair(objective, safe, method=sharpness_method, v0=vec)
                 vec = np.where(np.isfinite(pair.vector), pair.vector, 1.0)
                 sharp.append(np.where(diverged, np.nan, pair.value))
             if t == steps:
                 break
-            w = w - eta * g
-            newly = _blown_up(w, blowup) & ~diverged
-            if newly.any():
-                diverged = diverged | newly
-                w = np.where(diverged[..., None], 0.0, w)
+            if fast:
+                g *= eta
+                state -= g
+            else:
+                state = state - eta * g
+            if (t + 1) % check_every == 0 or t + 1 == steps:
+                newly = _blown_up(state, blowup, axis=p_axis) & ~diverged
+                if newly.any():
+                    diverged = diverged | newly
+                    detected_at = np.where(newly, t + 1, detected_at)
+                    if fast:
+                        state[:, diverged] = 0.0
+                    else:
+                        state = np.where(diverged[..., None], 0.0, state)
+    steps_arr = np.asarray(sorted(record), dtype=np.int64)
+    loss_arr, norm_arr = np.stack(losses), np.stack(norms)
+    params_arr = np.stack(kept) if keep_params else None
+    if check_every > 1:  # records at or after the check that caught a divergence are NaN
+        late = steps_arr.reshape((-1,) + (1,) * len(batch)) >= detected_at
+        loss_arr[late] = np.nan
+        norm_arr[late] = np.nan
+        if params_arr is not None:
+            params_arr[late] = np.nan
     return Trajectory(
-        steps=np.asarray(sorted(record), dtype=np.int64),
-        loss=np.stack(losses),
-        grad_norm=np.stack(norms),
-        params=np.stack(kept) if keep_params else None,
+        steps=steps_arr,
+        loss=loss_arr,
+        grad_norm=norm_arr,
+        params=params_arr,
         sharpness=np.stack(sharp) if sharp_at else None,
         sharpness_steps=np.asarray(sorted(sharp_at), dtype=np.int64) if sharp_at else None,
         diverged=diverged,

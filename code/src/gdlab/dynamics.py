@@ -19,6 +19,22 @@ from numpy.typing import ArrayLike, NDArray
 
 from . import _checks
 
+__all__ = [
+    "CONVERGED",
+    "DIVERGED",
+    "LABELS",
+    "OTHER",
+    "PERIOD_TWO",
+    "PeriodTwo",
+    "PowerLawFit",
+    "RateFit",
+    "RunClasses",
+    "classify_runs",
+    "detect_period_two",
+    "fit_linear_rate",
+    "fit_power_law",
+]
+
 Array = NDArray[np.float64]
 
 
@@ -82,7 +98,7 @@ def _window(window: object, T: int) -> tuple[int, int]:
             raise ValueError(f"window must be a contiguous range, got {window!r}")
     else:
         try:
-            start, stop = (int(x) for x in window)  # type: ignore[union-attr]
+            start, stop = (int(x) for x in window)  # type: ignore[union-attr, attr-defined]
         except (TypeError, ValueError):
             raise ValueError(f"window must be (start, stop) indices or a slice, got {window!r}") from None
         start, stop, _ = slice(start, stop).indices(T)
@@ -213,13 +229,13 @@ def detect_period_two(traj: ArrayLike, rtol: float = 1e-6, atol: float = 1e-9) -
     >>> bool(res.is_period_two), float(res.amplitude), res.centre.tolist()
     (True, 0.3, [0.0])
     """
-    x = np.asarray(traj, dtype=np.float64)
+    x = _checks.as_float_array(traj, "traj")
     if x.ndim == 1:
         x = x[:, None]
     if x.ndim < 2 or x.shape[0] < 4:
         raise ValueError(f"traj must have shape (T, ..., n) with T >= 4, got {np.shape(traj)}")
-    rtol = float(_checks.positive_finite(rtol, "rtol"))
-    atol = float(_checks.positive_finite(atol, "atol"))
+    rtol = float(_checks.nonnegative_finite(rtol, "rtol"))
+    atol = float(_checks.nonnegative_finite(atol, "atol"))
     a, b, c, d = x[-4], x[-3], x[-2], x[-1]
     with np.errstate(all="ignore"):
         def close(p: Array, q: Array) -> NDArray[np.bool_]:

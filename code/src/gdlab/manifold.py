@@ -18,7 +18,7 @@ minimal at the balanced point :math:`\theta^* = y^{1/p}\mathbf 1` where :math:`\
 
 Contents
 
-* :func:`sharpness`, :func:`normal`, :func:`tangent_projector`, :func:`riemannian_gradient`,
+* :func:`minimiser_sharpness`, :func:`normal`, :func:`tangent_projector`, :func:`riemannian_gradient`,
   :func:`riemannian_hessian` (and the generic codimension-1 formula :func:`riemannian_hessian_codim1`).
 * :func:`project`: the nearest point of :math:`\mathcal M` (KKT conditions + bisection), returned with the
   tubular coordinates :math:`(\theta^\parallel, \theta^\perp)` of :math:`\theta = \theta^\parallel + \theta^\perp n(\theta^\parallel)`;
@@ -37,6 +37,22 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import _checks
+
+__all__ = [
+    "DistanceBounds",
+    "Projection",
+    "balanced_point",
+    "distance_bounds",
+    "embed",
+    "geodesic",
+    "normal",
+    "project",
+    "riemannian_gradient",
+    "riemannian_hessian",
+    "minimiser_sharpness",
+    "riemannian_hessian_codim1",
+    "tangent_projector",
+]
 
 Array = NDArray[np.float64]
 
@@ -65,12 +81,15 @@ def balanced_point(depth: int, target: float) -> Array:
     return np.full(p, _target(target) ** (1.0 / p))
 
 
-def sharpness(x: ArrayLike, target: float) -> Array:
-    r"""Sharpness on :math:`\mathcal M`, :math:`\lambda(x) = y^2 \sum_i x_i^{-2}`; ``x`` is ``(..., p)``, result ``(...,)``.
+def minimiser_sharpness(x: ArrayLike, target: float) -> Array:
+    r"""Sharpness at the minimisers, in closed form: :math:`\lambda(x) = y^2 \sum_i x_i^{-2}` for ``x`` on
+    :math:`\mathcal M`; ``x`` is ``(..., p)``, result ``(...,)``.
 
-    Off :math:`\mathcal M` this is one smooth extension of :math:`\lambda` (not the Hessian's top eigenvalue there).
+    On :math:`\mathcal M` it equals :func:`gdlab.curvature.sharpness` (the Hessian's top eigenvalue); off
+    :math:`\mathcal M` it is one smooth extension of :math:`\lambda`, not the Hessian's top eigenvalue there.
+    (Named like :meth:`gdlab.objectives.LinearNetwork.minimiser_sharpness`, the same quantity for linear networks.)
 
-    >>> float(sharpness(np.ones(5), 1.0))
+    >>> float(minimiser_sharpness(np.ones(5), 1.0))
     5.0
     """
     y = _target(target)
@@ -255,7 +274,7 @@ def _project_inside(theta: Array, y: float, grid: int, chunk: int = 512) -> tupl
     k = np.argmin(theta, axis=-1)
     log_y = np.log(y)
 
-    def gap(t: Array, rows: Array | slice = slice(None)) -> Array:
+    def gap(t: Array, rows: NDArray[np.integer] | slice = slice(None)) -> Array:
         x, _ = _inside_path(theta[rows], k[rows], t, y)
         with np.errstate(divide="ignore"):
             return np.sum(np.log(x), axis=-1) - log_y
@@ -423,3 +442,11 @@ def distance_bounds(x: ArrayLike, z: ArrayLike, *, n_nodes: int = 64) -> Distanc
     s = 0.5 * (nodes + 1.0)
     speed = np.linalg.norm(z[..., None, :] * np.exp(s[:, None] * u[..., None, :]) * u[..., None, :], axis=-1)
     return DistanceBounds(chord=np.linalg.norm(x - z, axis=-1), log_curve=0.5 * speed @ weights)
+
+
+def __getattr__(name: str) -> object:
+    """``manifold.sharpness`` was renamed :func:`minimiser_sharpness` (issue 10: ``curvature.sharpness`` is the
+    Hessian's); the old name stays reachable for code not yet updated by ``tools/rename_api.py``."""
+    if name == "sharpness":
+        return minimiser_sharpness
+    raise AttributeError(f"module 'gdlab.manifold' has no attribute {name!r}")

@@ -12,12 +12,21 @@ masked (NaN) and flagged, and no floating-point warning leaks out.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import _checks
+from .descent import run
 from .objectives import Objective
+
+__all__ = [
+    "OrbitDiagram",
+    "least_period",
+    "map_derivative",
+    "orbit_diagram",
+]
 
 Array = NDArray[np.float64]
 
@@ -80,7 +89,7 @@ def orbit_diagram(
     keep: int = 128,
     blowup: float = 1e6,
 ) -> OrbitDiagram:
-    r"""Iterate :math:`g_\eta(x) = x - \eta f'(x)` for every step size and initial point at once.
+    r"""Iterate :math:`g_\eta(x) = x - \eta f'(x)` for every step size and initial point at once (with :func:`gdlab.descent.run`).
 
     ``step_sizes`` has shape ``(n_eta,)``, ``inits`` shape ``(n_init,)``; the state is an array
     ``(n_eta, n_init, 1)``.  After ``transient`` steps the next ``keep`` points are stored, and the
@@ -102,30 +111,18 @@ def orbit_diagram(
     keep = _checks.positive_int(keep, "keep")
     blowup = float(_checks.positive_finite(blowup, "blowup"))
 
-    eta = etas[:, None, None]
-    x = np.broadcast_to(x0[None, :, None], (etas.size, x0.size, 1)).copy()
-    diverged = np.zeros((etas.size, x0.size), dtype=bool)
-
-    def check() -> None:
-        nonlocal x, diverged
-        bad = ~(np.abs(x[..., 0]) < blowup)
-        if bad.any():
-            diverged |= bad
-            x[diverged] = 0.0
-
-    kept = np.empty((etas.size, x0.size, keep))
+    w0 = np.broadcast_to(x0[None, :, None], (etas.size, x0.size, 1))
+    eta = np.broadcast_to(etas[:, None], (etas.size, x0.size))
+    traj = run(objective, w0, eta, transient + keep - 1, record_at=np.arange(transient, transient + keep),
+               blowup=blowup, check_every=50)
+    diverged = traj.diverged
+    kept = np.moveaxis(cast(Array, traj.params)[..., 0], 0, -1)  # (n_eta, n_init, keep)
     log_stretch = np.zeros((etas.size, x0.size))
     with np.errstate(all="ignore"):
-        for t in range(transient):
-            x -= eta * objective.grad(x)
-            if (t + 1) % 50 == 0:
-                check()
-        check()
+        safe = np.where(diverged[..., None], 0.0, kept)
         for k in range(keep):
-            kept[..., k] = x[..., 0]
-            log_stretch += np.log(np.abs(1.0 - eta[..., 0] * objective.hvp(x, np.ones_like(x))[..., 0]))
-            x -= eta * objective.grad(x)
-            check()
+            x = safe[..., k : k + 1]
+            log_stretch += np.log(np.abs(1.0 - eta * objective.hvp(x, np.ones_like(x))[..., 0]))
     nan_out = np.where(diverged, np.nan, 1.0)
     return OrbitDiagram(
         step_sizes=etas,
@@ -146,9 +143,9 @@ def least_period(points: ArrayLike, *, max_period: int = 32, tol: float = 1e-7) 
     >>> least_period(np.array([[1.0, 1.0, 1.0, 1.0], [0.2, 0.8, 0.2, 0.8]]), max_period=2).tolist()
     [1, 2]
     """
-    pts = np.asarray(points, dtype=np.float64)
+    pts = _checks.as_float_array(points, "points")
     max_period = _checks.positive_int(max_period, "max_period")
-    tol = float(_checks.positive_finite(tol, "tol"))
+    tol = float(_checks.nonnegative_finite(tol, "tol"))
     if pts.ndim == 0 or pts.shape[-1] <= max_period:
         raise ValueError(f"points must have shape (..., keep) with keep > max_period={max_period}, got {pts.shape}")
     out = np.zeros(pts.shape[:-1], dtype=np.int64)

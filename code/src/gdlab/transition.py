@@ -28,6 +28,18 @@ from .descent import SweepResult, sweep
 from .dynamics import fit_power_law
 from .objectives import Objective
 
+__all__ = [
+    "BalancedOnset",
+    "OnsetFit",
+    "SharpnessPrediction",
+    "balanced_cycle_grad_norm",
+    "balanced_onset",
+    "fit_onset",
+    "grad_norm_quantiles",
+    "observed_transition",
+    "predict_critical_step_size",
+]
+
 Array = NDArray[np.float64]
 
 # ----------------------------------------------------------------------------------------------

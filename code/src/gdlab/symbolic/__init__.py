@@ -6,3 +6,15 @@ and the tests check against the numerics.
 * :mod:`gdlab.symbolic.flip` — the flip (period-doubling) normal form and its period-2 orbit (chapters 4–5).
 * :mod:`gdlab.symbolic.pl` — the local PL criterion: path-length bound and descent step (chapters 6–7).
 """
+
+__all__ = ["flip", "linear_networks", "nonsingular", "pl", "stability"]
+
+
+def __getattr__(name: str):  # noqa: ANN202 - lazy submodule access, as in gdlab/__init__.py
+    if name in __all__:
+        import importlib
+
+        module = importlib.import_module(f".{name}", __name__)
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'gdlab.symbolic' has no attribute {name!r}")

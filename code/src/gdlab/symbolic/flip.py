@@ -34,6 +34,41 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+__all__ = [
+    "AveragedCriticalSolution",
+    "HessianOnManifold",
+    "NormalFormCycle",
+    "ProjectionKKT",
+    "TwoCycleSeries",
+    "alpha",
+    "averaged_critical_solution",
+    "balanced_line_coefficients",
+    "balanced_line_map",
+    "c",
+    "codim1_hessian_identity",
+    "convexity_modulus",
+    "critical_ratio",
+    "delta",
+    "epsilon",
+    "eta",
+    "k",
+    "log_curve_second_derivative",
+    "normal_form_coefficient",
+    "normal_form_two_cycle",
+    "nu",
+    "p",
+    "projection_kkt",
+    "riemannian_hessian_at_balanced",
+    "riemannian_hessian_form",
+    "s",
+    "scalar_hessian_on_manifold",
+    "sharpness_lagrange_system",
+    "tangential_drift",
+    "two_cycle_series",
+    "v",
+    "y",
+]
+
 y = sp.Symbol("y", positive=True)
 eta = sp.Symbol("eta", positive=True)
 p = sp.Symbol("p", positive=True, integer=True)
@@ -293,8 +328,8 @@ def normal_form_two_cycle() -> NormalFormCycle:
     z = sp.Symbol("z", real=True)
     a = sp.Symbol("alpha", positive=True)
     F = -(1 + a) * z + z**3
-    pts = [r for r in sp.solve(sp.Eq(F, -z), z) if r != 0]
-    pts = tuple(sorted(pts, key=lambda r: float(r.subs(a, 1))))
+    roots = [r for r in sp.solve(sp.Eq(F, -z), z) if r != 0]
+    pts = tuple(sorted(roots, key=lambda r: float(r.subs(a, 1))))
     dF = sp.diff(F, z)
     mult = sp.factor(sp.expand(dF.subs(z, pts[0]) * dF.subs(z, pts[1])))
     stable = sp.solve_univariate_inequality(sp.Abs(mult) < 1, a, relational=False)

@@ -32,6 +32,31 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+__all__ = [
+    "FlattestCertificate",
+    "L_sym",
+    "abs_y",
+    "critical_step_size_scalar",
+    "critical_step_size_whitened",
+    "flattest_sharpness_scalar",
+    "flattest_sharpness_whitened",
+    "linear_network_hessian",
+    "linear_network_loss",
+    "linear_network_symbols",
+    "scalar_flattest_certificate",
+    "scalar_hessian_on_minimisers",
+    "scalar_network_gradient",
+    "scalar_network_hessian",
+    "scalar_network_loss",
+    "scalar_network_symbols",
+    "scalar_normal_vector",
+    "scalar_sharpness_log_coordinates",
+    "scalar_sharpness_on_minimisers",
+    "sigma",
+    "two_layer_whitened_sharpness",
+    "y",
+]
+
 y = sp.Symbol("y", real=True, nonzero=True)
 abs_y = sp.Symbol("abs_y", positive=True)  # |y|, for the log-coordinate argument
 sigma = sp.Symbol("sigma", positive=True)  # top singular value of W*

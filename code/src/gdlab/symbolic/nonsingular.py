@@ -30,6 +30,18 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+__all__ = [
+    "BalancednessUpdate",
+    "NonsingularityCertificate",
+    "balancedness_update",
+    "certify_nonsingular",
+    "deep_scalar_loss",
+    "eta",
+    "gd_determinant",
+    "two_layer_loss",
+    "y",
+]
+
 eta = sp.Symbol("eta", positive=True)
 y = sp.Symbol("y", real=True, nonzero=True)
 

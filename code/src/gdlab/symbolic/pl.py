@@ -21,6 +21,31 @@ from __future__ import annotations
 
 import sympy as sp
 
+__all__ = [
+    "G",
+    "a",
+    "alpha",
+    "b",
+    "best_step_size",
+    "beta",
+    "descent_step",
+    "eta",
+    "f0",
+    "flow_sqrt_slope",
+    "gd_step_size_bound",
+    "geometric_sqrt_bound",
+    "lzb_to_criterion_ratio",
+    "mu",
+    "p",
+    "positive_init_threshold",
+    "q",
+    "r",
+    "s",
+    "sqrt_telescoping",
+    "t",
+    "u",
+]
+
 a = sp.Symbol("a", positive=True)
 b = sp.Symbol("b", nonnegative=True)
 f0 = sp.Symbol("f_0", positive=True)

@@ -27,6 +27,34 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+__all__ = [
+    "DoubleWellCycle",
+    "K",
+    "OptimalStep",
+    "a",
+    "alpha",
+    "b",
+    "cycle_multiplier",
+    "descent_lemma_bound",
+    "double_well_two_cycle",
+    "eta",
+    "flip_critical_cubic",
+    "flip_cycle_amplitude_squared",
+    "flip_map",
+    "gd_jacobian",
+    "gd_map_1d",
+    "gd_matrix_charpoly",
+    "lam",
+    "optimal_descent_step",
+    "period_two_factor",
+    "quadratic_gd_factor",
+    "quadratic_stable_interval",
+    "quadratic_upper_bound_integral",
+    "quartic_two_cycle",
+    "u",
+    "x",
+]
+
 eta = sp.Symbol("eta", positive=True)
 lam = sp.Symbol("lambda", positive=True)
 K = sp.Symbol("K", positive=True)

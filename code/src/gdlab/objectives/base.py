@@ -1,0 +1,84 @@
+"""The :class:`Objective` interface: a loss on flat float64 parameters with exact derivatives, batched."""
+from __future__ import annotations
+
+import functools
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import TypeVar
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from .. import _checks
+
+__all__ = ["Objective"]
+
+Array = NDArray[np.float64]
+
+_F = TypeVar("_F", bound=Callable)
+
+
+def _quiet(method: _F) -> _F:
+    """Evaluate ``method`` with overflow and invalid-operation warnings off: at huge or non-finite ``w``
+    an objective returns inf or NaN cleanly instead of leaking a ``RuntimeWarning``."""
+
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return method(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+class Objective(ABC):
+    """A twice-differentiable loss on ``R^n_params`` with exact derivatives."""
+
+    n_params: int
+
+    @abstractmethod
+    def loss(self, w: ArrayLike) -> Array:
+        """Loss values, shape ``(...,)``."""
+
+    @abstractmethod
+    def grad(self, w: ArrayLike) -> Array:
+        """Gradient, shape ``(..., n_params)``."""
+
+    @abstractmethod
+    def hvp(self, w: ArrayLike, v: ArrayLike) -> Array:
+        """Hessian-vector product :math:`\\nabla^2 f(w) v`, shape ``(..., n_params)``."""
+
+    @_quiet
+    def hessian(self, w: ArrayLike) -> Array:
+        """Dense Hessian, shape ``(..., n_params, n_params)``, from ``n_params`` HVPs.
+
+        Meant for small models and for checking ``hvp``; it costs ``n_params`` HVPs.
+        """
+        w = self._params(w)
+        eye = np.eye(self.n_params)
+        cols = self.hvp(w[..., None, :], eye)  # (..., n, n): row j is H e_j
+        return 0.5 * (cols + np.swapaxes(cols, -1, -2))
+
+    def min_sharpness(self) -> float:
+        """Top Hessian eigenvalue at the flattest global minimiser (closed form)."""
+        raise NotImplementedError(f"{type(self).__name__} has no closed-form min_sharpness")
+
+    def _params(self, w: ArrayLike, name: str = "w") -> Array:
+        return _checks.params(w, self.n_params, name)
+
+    #: True when :meth:`_grad_T` performs exactly the floating-point operations of :meth:`grad`
+    #: (then :func:`gdlab.descent.run` iterates in the parameter-major layout, with the same iterates).
+    _grad_T_exact: bool = False
+
+    #: True when :meth:`_grad_T` is a native parameter-major implementation (then
+    #: :func:`gdlab.descent.sweep` uses it). Its arithmetic equals that of :meth:`grad` for
+    #: DeepScalarLinear and Polynomial1D (so sweep and run agree bit for bit) and agrees to
+    #: rounding for LinearNetwork (einsum summation order).
+    _fast_T: bool = False
+
+    def _grad_T(self, wT: Array, out: Array | None = None, work: dict | None = None) -> Array:
+        """Gradient in parameter-major layout ``(n_params, ...)`` (default: transpose and call ``grad``)."""
+        g = np.moveaxis(self.grad(np.moveaxis(wT, 0, -1)), -1, 0)
+        if out is None:
+            return g
+        out[...] = g
+        return out
