@@ -14,7 +14,10 @@ document.addEventListener("DOMContentLoaded", () => {
   const close = () => document.querySelectorAll(".course-lightbox").forEach((el) => el.remove());
   document.addEventListener("keydown", (event) => { if (event.key === "Escape") close(); });
   document.querySelectorAll("figure img, div.cell_output img").forEach((img) => {
-    if (img.closest("a")) return;  // an image that already links somewhere keeps its link
+    const link = img.closest("a");
+    // an image that links elsewhere keeps its link; Sphinx's link to the image file itself
+    // (a scaled image) becomes the enlarged view
+    if (link && !link.classList.contains("image-reference")) return;
     img.classList.add("course-zoomable");
     img.setAttribute("tabindex", "0");
     img.setAttribute("role", "button");
@@ -36,7 +39,7 @@ document.addEventListener("DOMContentLoaded", () => {
       box.addEventListener("click", close);
       document.body.appendChild(box);
     };
-    img.addEventListener("click", open);
+    img.addEventListener("click", (event) => { event.preventDefault(); open(); });
     img.addEventListener("keydown", (event) => { if (event.key === "Enter") open(); });
   });
 
