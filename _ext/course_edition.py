@@ -301,6 +301,63 @@ class FillExecutionSummary(SphinxPostTransform):
 
 
 # ---------------------------------------------------------------------------------------------
+# glued numbers typeset like mathematics
+# ---------------------------------------------------------------------------------------------
+E_NOTATION = re.compile(r"^([+-]?\d+(?:\.\d+)?)[eE]([+-]?\d+)$")
+NUMPY_SCALAR = re.compile(r"^np\.(?:u?int|float|complex|bool_?)\d*\((.*)\)$")
+INTEGER = re.compile(r"^[+-]?\d{4,}$")
+
+
+def typeset_number(text: str) -> tuple[str, str]:
+    r"""``("math", tex)`` or ``("text", text)`` for a glued value as a reader should see it.
+
+    ``5.4e-30`` becomes :math:`5.4 \times 10^{-30}`, ``1e-03`` :math:`10^{-3}`, ``0.0e+00`` 0,
+    ``np.int64(2)`` 2, and integers of four digits or more get thousands separators (1,225).
+    Anything else is returned unchanged.
+
+    >>> typeset_number("5.4e-30"), typeset_number("1e-03"), typeset_number("-7.16e-12")
+    (('math', '5.4 \\times 10^{-30}'), ('math', '10^{-3}'), ('math', '-7.16 \\times 10^{-12}'))
+    >>> typeset_number("0.0e+00"), typeset_number("np.int64(2)"), typeset_number("23377"), typeset_number("0.5")
+    (('text', '0'), ('text', '2'), ('text', '23,377'), ('text', '0.5'))
+    """
+    text = text.strip()
+    m = NUMPY_SCALAR.match(text)
+    if m:
+        return typeset_number(m.group(1))
+    m = E_NOTATION.match(text)
+    if m:
+        mantissa, exponent = m.group(1), int(m.group(2))
+        if float(mantissa) == 0:
+            return "text", "0"
+        if exponent == 0:
+            return "text", mantissa
+        sign = "-" if mantissa.startswith("-") else ""
+        if float(mantissa.lstrip("+-")) == 1:
+            return "math", f"{sign}10^{{{exponent}}}"
+        return "math", f"{mantissa.lstrip('+')} \\times 10^{{{exponent}}}"
+    if INTEGER.match(text):
+        return "text", f"{int(text):,}"
+    return "text", text
+
+
+class TypesetGluedNumbers(SphinxPostTransform):
+    """Glued numbers in prose (``{glue:text}``) read like mathematics, not like Python's repr."""
+
+    default_priority = 999  # after MyST-NB has pasted every glued value
+
+    def run(self, **kwargs) -> None:
+        for node in list(self.document.findall(nodes.inline)):
+            if "pasted-text" not in node["classes"] or len(node.children) != 1 or not isinstance(node[0], nodes.Text):
+                continue
+            kind, value = typeset_number(node.astext())
+            if kind == "math":
+                node.replace(node[0], nodes.math(value, value))
+                self.env.get_domain("math").data.setdefault("has_equations", {})[self.env.docname] = True
+            elif value != node.astext().strip():
+                node.replace(node[0], nodes.Text(value))
+
+
+# ---------------------------------------------------------------------------------------------
 # builders, static files, configuration
 # ---------------------------------------------------------------------------------------------
 def share_html_visitors(app) -> None:
@@ -330,6 +387,7 @@ def setup(app):
     app.add_directive("execution-summary", ExecutionSummaryDirective)
     app.add_post_transform(FillSolutionsManual)
     app.add_post_transform(FillExecutionSummary)
+    app.add_post_transform(TypesetGluedNumbers)
     app.connect("doctree-read", collect_solutions)
     app.connect("env-purge-doc", purge_solutions)
     app.connect("env-merge-info", merge_solutions)
