@@ -3,7 +3,8 @@
 * **Two editions from one source.**  ``course_edition`` is ``"instructor"`` (the default build,
   ``make book``) or ``"student"`` (``make student``, see ``_ext/build_edition.py``).  The student
   edition is built with sphinx-exercise's ``hide_solutions``: its ``{solution}`` directives return
-  no node at all, so no solution text reaches the HTML (absent, not hidden).
+  no node at all, so no solution text reaches the HTML (absent, not hidden).  Notebook cells tagged
+  ``solution`` (code that checks an exercise's answer) are dropped from the student edition too.
 * **A solutions manual.**  The ``{solutions-manual}`` directive (page ``chapters/solutions.md``)
   becomes, in the instructor edition, every solution of the book grouped by chapter, copied from
   the chapters at build time (so it cannot drift from them); in the student edition a one-line note.
@@ -167,6 +168,15 @@ def collect_solutions(app, doctree) -> None:
         store[app.env.docname] = copies
     else:
         store.pop(app.env.docname, None)
+
+
+def drop_solution_cells(app, doctree) -> None:
+    """Student edition: remove the notebook cells tagged ``solution`` (checks of exercise answers)."""
+    if app.config.course_edition != "student":
+        return
+    for node in list(doctree.findall(nodes.container)):
+        if "tag_solution" in node.get("classes", []) and node.parent is not None:
+            node.parent.remove(node)
 
 
 def purge_solutions(app, env, docname) -> None:
@@ -389,6 +399,7 @@ def setup(app):
     app.add_post_transform(FillExecutionSummary)
     app.add_post_transform(TypesetGluedNumbers)
     app.connect("doctree-read", collect_solutions)
+    app.connect("doctree-read", drop_solution_cells)
     app.connect("env-purge-doc", purge_solutions)
     app.connect("env-merge-info", merge_solutions)
     app.connect("env-updated", rewrite_generated_pages)
