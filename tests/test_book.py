@@ -736,3 +736,25 @@ def test_glued_numbers_read_like_mathematics(built_book: pathlib.Path) -> None:
             if re.fullmatch(r"[+-]?\d+(\.\d+)?[eE][+-]?\d+|np\.\w+\(.*\)|[+-]?\d{4,}", value.strip()):
                 bad.append(f"{page}: {value!r}")
     assert not bad, "glued numbers not typeset:\n  " + "\n  ".join(bad)
+
+
+def test_student_edition_drops_cells_tagged_solution() -> None:
+    """A notebook cell tagged ``solution`` is removed from the student edition only."""
+    from types import SimpleNamespace
+
+    from docutils import nodes
+    from docutils.utils import new_document
+
+    sys.path.insert(0, str(ROOT / "_ext"))
+    from course_edition import drop_solution_cells
+
+    def doc():
+        d = new_document("<test>")
+        d += nodes.container("", nodes.paragraph(text="teach"), classes=["cell"])
+        d += nodes.container("", nodes.paragraph(text="answer"), classes=["cell", "tag_solution"])
+        return d
+
+    for edition, expected in (("student", "teach"), ("instructor", "teachanswer")):
+        d = doc()
+        drop_solution_cells(SimpleNamespace(config=SimpleNamespace(course_edition=edition)), d)
+        assert d.astext().replace("\n", "") == expected, f"{edition}: {d.astext()!r}"
