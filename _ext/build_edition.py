@@ -41,7 +41,10 @@ def sphinx_build(outdir: Path, builder: str, edition: str) -> None:
     """One strict Sphinx build of the book (``jupyter-book build``'s configuration) into ``outdir``."""
     from jupyter_book.sphinx import build_sphinx
 
+    import shutil
+
     os.environ.pop("MPLBACKEND", None)  # the kernels need matplotlib's inline backend
+    shutil.rmtree(outdir, ignore_errors=True)  # no file left over from an earlier build or edition
     overrides = {
         "external_toc_path": (ROOT / "_toc.yml").as_posix(),
         "latex_individualpages": False,

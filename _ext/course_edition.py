@@ -89,8 +89,19 @@ def source_archive_name(version: str) -> str:
 
 
 def write_source_archive(app, exception) -> None:
-    """Ship the sources in the build: the footer's source link points here (works offline)."""
-    if exception or app.builder.format != "html" or app.config.course_repository_url:
+    """Ship the sources in the build: the footer's source link points here (works offline).
+
+    Not in the student edition, whose sources would contain the solutions; there the page sources
+    that other extensions copied (``_sources/``, e.g. the executed notebooks) are removed too.
+    """
+    if exception or app.builder.format != "html":
+        return
+    if app.config.course_edition == "student":
+        import shutil
+
+        shutil.rmtree(Path(app.outdir) / "_sources", ignore_errors=True)
+        return
+    if app.config.course_repository_url:
         return
     root = Path(app.srcdir)
     target = Path(app.outdir) / source_archive_name(book_version(root))
@@ -109,14 +120,15 @@ def footer_html(pathto, config, root: Path) -> str:
     version = book_version(root)
     source = config.course_repository_url or pathto(source_archive_name(version), 1)
     edition = "student edition" if config.course_edition == "student" else "instructor edition"
+    link = "" if config.course_edition == "student" and not config.course_repository_url else \
+        f'<a class="course-source" href="{source}">Source files</a>. '
     return (
         '<p class="course-footer">'
         f'Version <span class="course-version">{version}</span> ({edition}), '
         f'built <time class="course-build-date">{build_date()}</time>. '
         f'Text <a href="{pathto("chapters/licence")}">CC BY 4.0</a>, '
         f'code <a href="{pathto("chapters/licence")}">MIT</a>. '
-        f'<a class="course-source" href="{source}">Source files</a>. '
-        f'<a href="{pathto("chapters/00_preface")}#how-to-cite">How to cite</a>.'
+        f'{link}<a href="{pathto("chapters/00_preface")}#how-to-cite">How to cite</a>.'
         "</p>"
     )
 
@@ -383,6 +395,10 @@ def configure(app, config) -> None:
         raise ValueError(f"course_edition must be one of {EDITIONS}, got {config.course_edition!r}")
     if config.course_edition == "student":
         config.hide_solutions = True
+        # the page sources (.md, and the executed .ipynb next to them) hold the solutions: the student
+        # edition ships neither, and no download menu that would offer them
+        config.html_copy_source = False
+        config.html_theme_options = {**config.html_theme_options, "use_download_button": False}
     config.html_static_path = [*config.html_static_path, str(STATIC)]
 
 

@@ -661,6 +661,14 @@ def test_student_edition_has_no_solution(built_book: pathlib.Path) -> None:
         text = _text(stud)
         leaked = [s for s in instructor_solutions[page] if s in text]
         assert not leaked, f"{page}: solution text in the student edition: {leaked[:3]}"
+    # nothing shipped with the student edition holds a solution: no page source, notebook or archive
+    for path in student.rglob("*"):
+        if path.suffix in (".html", ".md", ".ipynb", ".txt", ".js", ".json") and "mathjax" not in path.parts:
+            raw = path.read_text(encoding="utf-8", errors="replace")
+            assert "{solution}" not in raw, f"{path}: a {{solution}} directive in the student edition"
+            if path.suffix in (".md", ".ipynb"):
+                raise AssertionError(f"{path}: the student edition ships a page source")
+    assert not list(student.rglob("*.zip")), "the student edition ships the source archive"
     manual = _text((student / "chapters" / "solutions.html").read_text(encoding="utf-8"))
     assert "student edition" in manual and not any(s in manual for v in instructor_solutions.values() for s in v)
     # the instructor edition's manual holds every solution of every chapter
