@@ -53,3 +53,17 @@ clean:
 
 clean-env:
 	rm -rf $(VENV)
+
+# ---- course editions (see _ext/course_edition.py and _ext/build_edition.py) -----------------------
+# make student    the student edition: every exercise, no solution (_build/student/html)
+# make solutions  the instructor edition (= make book): solutions under each exercise + solutions manual
+# make pdf        the whole instructor edition as one PDF (_build/pdf/book.pdf), via headless Chromium
+.PHONY: student solutions pdf
+
+student: setup
+	$(PY) _ext/build_edition.py student
+
+solutions: book
+
+pdf: setup
+	$(PY) _ext/build_edition.py pdf

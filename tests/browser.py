@@ -264,6 +264,31 @@ class Chromium:
         data = self.send("Page.captureScreenshot", params, session=self.session, timeout=60)["data"]
         Path(path).write_bytes(base64.b64decode(data))
 
+    def print_to_pdf(self) -> bytes:
+        """The current page printed to PDF (CSS page size and margins, page numbers, outline, links)."""
+        import base64
+
+        small = 'style="font-size:7pt;width:100%;text-align:center;color:#555;font-family:sans-serif"'
+        params = {
+            "printBackground": True,
+            "preferCSSPageSize": True,
+            "displayHeaderFooter": True,
+            "headerTemplate": f'<div {small}><span class="title"></span></div>',
+            "footerTemplate": f'<div {small}><span class="pageNumber"></span> / <span class="totalPages"></span></div>',
+            "generateDocumentOutline": True,
+            "transferMode": "ReturnAsStream",
+        }
+        stream = self.send("Page.printToPDF", params, session=self.session, timeout=900)["stream"]
+        chunks = []
+        while True:
+            part = self.send("IO.read", {"handle": stream, "size": 1 << 20}, session=self.session)
+            data = part.get("data", "")
+            chunks.append(base64.b64decode(data) if part.get("base64Encoded") else data.encode("latin-1"))
+            if part.get("eof"):
+                break
+        self.send("IO.close", {"handle": stream}, session=self.session)
+        return b"".join(chunks)
+
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.send("Browser.close", timeout=5)

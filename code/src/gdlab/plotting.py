@@ -1,4 +1,10 @@
-"""One house style for every figure: Okabe-Ito colour-blind-safe palette, labelled axes, sizes."""
+"""One house style for every figure: Okabe-Ito colour-blind-safe palette, labelled axes, sizes.
+
+Figures are drawn for a text column about 7 inches wide (the book's column at a 1400 px window,
+and an A4 page): at the default width of 6.4 in they are shown at their natural size, so the
+font sizes below are the sizes the reader sees.  In a notebook (the book's build, Jupyter) they
+are emitted as SVG, a vector format that stays sharp at any zoom and in the PDF.
+"""
 from __future__ import annotations
 
 import matplotlib as mpl
@@ -18,24 +24,133 @@ PALETTE: tuple[str, ...] = (
 )
 LINESTYLES: tuple[str, ...] = ("-", "--", "-.", ":")
 
+#: Smallest font size (points, at the figure's natural size) that the style uses anywhere.
+MIN_FONT_PT: float = 9.0
+
+#: A figure whose SVG would be larger than this (bytes) is sent as a 2x PNG instead (dense scatter
+#: plots make multi-megabyte SVGs that slow every page down).
+MAX_SVG_BYTES: int = 1_000_000
+
+STYLE: dict[str, object] = {
+    "figure.figsize": (6.4, 3.8),
+    "figure.dpi": 100,
+    "savefig.dpi": 200,  # raster output (``savefig`` to PNG) at twice the screen resolution
+    "svg.fonttype": "path",  # text drawn as glyph outlines: identical on every machine, no font needed
+    "axes.prop_cycle": cycler(color=PALETTE),
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "font.size": 10,
+    "axes.titlesize": 10,
+    "axes.labelsize": 10,
+    "xtick.labelsize": MIN_FONT_PT,
+    "ytick.labelsize": MIN_FONT_PT,
+    "legend.fontsize": MIN_FONT_PT,
+    "legend.title_fontsize": MIN_FONT_PT,
+    "figure.titlesize": 11,
+    "legend.frameon": False,
+    "lines.linewidth": 1.6,
+}
+
+
+def figure_legibility_metadata(fig, width_in: float) -> dict[str, str]:
+    """What a reader of the image needs to check its text size: smallest font and saved width.
+
+    ``min-font-pt`` is :func:`smallest_font_pt` and ``width-in`` the width of the saved image in
+    inches; shown ``d`` CSS pixels wide, the smallest text is ``min-font-pt * d / (96 * width-in)``
+    points on screen.  Written into the SVG (``<dc:description>``) and PNG (text chunk) files.
+    """
+    return {"min-font-pt": f"{smallest_font_pt(fig):.2f}", "width-in": f"{width_in:.4f}"}
+
+
+class _NotebookFigureFormats:
+    """IPython formatters: SVG for a figure (vector), or a 2x PNG when the SVG would be too heavy."""
+
+    def __init__(self) -> None:
+        self._too_heavy: dict[int, bool] = {}
+
+    def svg(self, fig):
+        import re
+
+        from IPython.core.pylabtools import print_figure
+
+        if not fig.axes and not fig.texts:
+            return None
+        font = f"{smallest_font_pt(fig):.2f}"
+        data = print_figure(fig, "svg", bbox_inches="tight", metadata={"Description": f"min-font-pt={font}"})
+        heavy = len(data.encode()) > MAX_SVG_BYTES
+        self._too_heavy[id(fig)] = heavy
+        if heavy:
+            return None
+        width_in = float(re.search(r'<svg[^>]*\bwidth="([0-9.]+)pt"', data).group(1)) / 72
+        return data.replace(f"min-font-pt={font}<", f"min-font-pt={font}; width-in={width_in:.4f}<", 1)
+
+    def png(self, fig):
+        from IPython.core.pylabtools import print_figure
+
+        if not self._too_heavy.pop(id(fig), True) or (not fig.axes and not fig.texts):
+            return None
+        dpi = 2 * fig.dpi
+        data = print_figure(fig, "png", bbox_inches="tight", dpi=dpi)
+        import struct
+
+        width_px, height_px = struct.unpack(">II", data[16:24])  # the PNG's IHDR chunk
+        meta = figure_legibility_metadata(fig, width_px / dpi)
+        data = print_figure(fig, "png", bbox_inches="tight", dpi=dpi, metadata=meta)
+        return data, {"width": width_px // 2, "height": height_px // 2}
+
+
+_FORMATS = _NotebookFigureFormats()
+
+
+def _use_vector_figures_in_notebooks() -> None:
+    """Register the SVG-or-2x-PNG figure formatters with IPython (a no-op outside IPython)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a dependency of the book, not of gdlab
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    from matplotlib.figure import Figure
+    from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+    set_matplotlib_formats("png")  # resets the inline backend's own figure formatters
+    formatters = shell.display_formatter.formatters
+    formatters["image/png"].for_type(Figure, _FORMATS.png)
+    formatters["image/svg+xml"].for_type(Figure, _FORMATS.svg)
+
 
 def apply_style() -> None:
-    """Set the book's matplotlib defaults (call once in a chapter's set-up cell)."""
-    mpl.rcParams.update(
-        {
-            "figure.figsize": (6.4, 3.8),
-            "figure.dpi": 100,
-            "savefig.dpi": 150,
-            "axes.prop_cycle": cycler(color=PALETTE),
-            "axes.grid": True,
-            "grid.alpha": 0.3,
-            "axes.spines.top": False,
-            "axes.spines.right": False,
-            "font.size": 10,
-            "legend.frameon": False,
-            "lines.linewidth": 1.6,
-        }
-    )
+    """Set the book's matplotlib defaults (call once in a chapter's set-up cell).
+
+    Fonts are at least :data:`MIN_FONT_PT` points at the figure's natural size.  In IPython, figures
+    are sent as SVG, or as a PNG at twice the resolution when the SVG would exceed
+    :data:`MAX_SVG_BYTES`; both files carry :func:`figure_legibility_metadata`.
+    """
+    mpl.rcParams.update(STYLE)
+    _use_vector_figures_in_notebooks()
+
+
+def smallest_font_pt(fig) -> float:
+    """The smallest font size (points, at natural size) of any visible text in ``fig``.
+
+    Example:
+        >>> import matplotlib.pyplot as plt
+        >>> apply_style()
+        >>> fig, ax = plt.subplots(); _ = ax.set_xlabel("step size", fontsize=12)
+        >>> smallest_font_pt(fig) >= MIN_FONT_PT
+        True
+        >>> plt.close(fig)
+    """
+    fig.canvas.draw()  # tick labels exist only after a draw
+    sizes = [
+        t.get_fontsize()
+        for t in fig.findobj(mpl.text.Text)
+        if t.get_visible() and t.get_text().strip() and t.get_figure() is not None
+    ]
+    return min(sizes) if sizes else float("inf")
 
 
 def figure(ncols: int = 1, nrows: int = 1, width: float = 6.4, height: float = 3.8, **kwargs):
