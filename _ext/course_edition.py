@@ -182,6 +182,16 @@ def collect_solutions(app, doctree) -> None:
         store.pop(app.env.docname, None)
 
 
+def manual_needs_math(app, doctree) -> None:
+    """The page holding the solutions manual shows copied math: tell Sphinx to load MathJax there.
+
+    Sphinx adds MathJax only to pages whose own source has math (the math domain's
+    ``has_equations``); the manual's math arrives later, when the copies are inserted.
+    """
+    if any(True for _ in doctree.findall(solutions_manual_node)):
+        app.env.get_domain("math").data.setdefault("has_equations", {})[app.env.docname] = True
+
+
 def drop_solution_cells(app, doctree) -> None:
     """Student edition: remove the notebook cells tagged ``solution`` (checks of exercise answers)."""
     if app.config.course_edition != "student":
@@ -415,6 +425,7 @@ def setup(app):
     app.add_post_transform(FillExecutionSummary)
     app.add_post_transform(TypesetGluedNumbers)
     app.connect("doctree-read", collect_solutions)
+    app.connect("doctree-read", manual_needs_math, priority=900)
     app.connect("doctree-read", drop_solution_cells)
     app.connect("env-purge-doc", purge_solutions)
     app.connect("env-merge-info", merge_solutions)
