@@ -30,6 +30,8 @@ from numpy.typing import ArrayLike, NDArray
 
 from . import _checks
 
+__all__ = ["AveragedModel", "orbit", "subcritical_limit"]
+
 Array = NDArray[np.float64]
 
 

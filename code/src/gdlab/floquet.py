@@ -23,6 +23,8 @@ from numpy.typing import ArrayLike, NDArray
 
 from . import _checks
 
+__all__ = ["line_jacobian", "BalancedCycle", "balanced_two_cycle"]
+
 Array = NDArray[np.float64]
 
 

@@ -12,6 +12,9 @@ import matplotlib.pyplot as plt
 from cycler import cycler
 
 #: Okabe & Ito (2008) palette, distinguishable under the common colour-vision deficiencies.
+__all__ = ["PALETTE", "LINESTYLES", "MIN_FONT_PT", "MAX_SVG_BYTES", "STYLE", "apply_style",
+           "figure", "figure_legibility_metadata", "smallest_font_pt"]
+
 PALETTE: tuple[str, ...] = (
     "#0072B2",  # blue
     "#D55E00",  # vermillion
