@@ -454,11 +454,14 @@ def code_notebook(root: Path, page: str) -> nbformat.NotebookNode:
     return nb
 
 
+#: Image formats of the book's figures (``gdlab.plotting.apply_style`` sends SVG, or PNG when too large).
+IMAGE_MIMES = ("image/svg+xml", "image/png")
+
 GLUE_CALL = re.compile(r"""\bglue\(\s*f?["']([^"'{}]+)["']""")
 
 
 def book_outputs(book: Book, page: str) -> list[list]:
-    """Outputs of the build's run of each code cell, glued figures included as ``image/png``.
+    """Outputs of the build's run of each code cell, glued figures included as images (SVG or PNG).
 
     MyST-NB keeps glued values out of the executed notebook (in ``<page>.glue.json``); a glued figure
     is put back as an image output of the cell that glued it, so the downloaded notebook shows the
@@ -481,9 +484,10 @@ def book_outputs(book: Book, page: str) -> list[list]:
             outputs.append(out)
         for key in GLUE_CALL.findall(cell.source):
             data = glued.get(key, {}).get("data", {})
-            if "image/png" in data:
+            images = {mime: data[mime] for mime in IMAGE_MIMES if mime in data}
+            if images:
                 outputs.append(nbformat.v4.new_output(
-                    "display_data", data={"image/png": data["image/png"], "text/plain": f"<figure {key}>"}))
+                    "display_data", data={**images, "text/plain": f"<figure {key}>"}))
         result.append(outputs)
     return result
 
