@@ -54,6 +54,9 @@ def test_one_version_string() -> None:
     assert gdlab.__version__ == __version__ == md.version("gdlab")
     project = tomllib.loads((ROOT / "code" / "pyproject.toml").read_text())["project"]
     assert "version" in project["dynamic"] and "version" not in project
+    # the book's footer and citation metadata read CITATION.cff: it must name the same version
+    cff = (ROOT / "CITATION.cff").read_text(encoding="utf-8")
+    assert f'version: "{__version__}"' in cff, "CITATION.cff's version differs from gdlab's"
 
 
 def test_metadata_declares_runtime_dependencies_licence_and_types() -> None:
