@@ -247,6 +247,8 @@ def sweep(
     keep_last: int = 2,
     chunk_size: int | None = None,
     retire_fixed_points: bool = True,
+    engine: str = "auto",
+    client: object = None,
 ) -> SweepResult:
     r"""Run GD for every pair (step size, initialisation) as one vectorised computation.
 
@@ -268,6 +270,15 @@ def sweep(
     cache-resident ufunc calls. ``progress=True`` shows a tqdm bar; ``None`` (default) shows it only for
     large sweeps (``n_eta * n_init * steps * n_params >= 5e8``) on an interactive terminal, so it is
     silent in tests and notebooks; ``False`` never.
+
+    ``engine``: ``"numba"`` runs the compiled kernels of :mod:`gdlab.kernels` (all cores;
+    :class:`~gdlab.objectives.DeepScalarLinear`, :class:`~gdlab.objectives.LinearNetwork`,
+    :class:`~gdlab.objectives.MLP`), ``"numpy"`` this module's reference implementation, ``"auto"``
+    (default) the kernel where one exists, numba is installed and the sweep has at least
+    ``AUTO_KERNEL_WORK`` (:math:`10^7`) parameter updates. The kernels give the same results
+    (bit for bit for DeepScalarLinear, to rounding for the others; see :mod:`gdlab.kernels`).
+    ``client``: a ``dask.distributed.Client``; the runs are then cut into chunks computed as tasks on
+    its cluster (same results as in-process).
 
     >>> from gdlab.objectives import DeepScalarLinear
     >>> res = sweep(DeepScalarLinear(2), [0.5, 1.2], np.array([[0.9, 1.2]]), steps=2000)
@@ -292,6 +303,7 @@ def sweep(
     n_eta, n_init, n = etas.size, inits.shape[0], objective.n_params
     total = n_eta * n_init
     chunk = _default_chunk(objective, total) if chunk_size is None else _checks.positive_int(chunk_size, "chunk_size")
+    engine = _resolve_engine(objective, engine, total * steps * n)
 
     # outputs over the flat run index k = i * n_init + j, parameter-major
     final = np.zeros((n, total))
@@ -308,12 +320,19 @@ def sweep(
         bar = tqdm(total=total * steps, desc="GD sweep", unit="run-step", unit_scale=True)
 
     with np.errstate(all="ignore"):
-        for lo in range(0, total, chunk):
-            hi = min(total, lo + chunk)
-            idx = np.arange(lo, hi)
-            wT = init_T[:, idx % n_init].copy()
-            _sweep_chunk(objective, wT, eta_flat[lo:hi], idx, steps, tail, check_every, blowup, keep_last,
-                         final, last, norm_sum, diverged, bar, retire_fixed_points)
+        if engine == "numba" or client is not None:
+            from .kernels import sweep_block_arrays
+
+            final, last, norm_sum, diverged = sweep_block_arrays(
+                objective, etas, inits, steps, tail, check_every, blowup, keep_last, retire_fixed_points,
+                engine=engine, chunk_size=chunk_size, bar=bar, client=client)
+        else:
+            for lo in range(0, total, chunk):
+                hi = min(total, lo + chunk)
+                idx = np.arange(lo, hi)
+                wT = init_T[:, idx % n_init].copy()
+                _sweep_chunk(objective, wT, eta_flat[lo:hi], idx, steps, tail, check_every, blowup, keep_last,
+                             final, last, norm_sum, diverged, bar, retire_fixed_points)
         final_P = np.ascontiguousarray(final.T).reshape(n_eta, n_init, n)
         final_loss = objective.loss(np.where(diverged.reshape(n_eta, n_init)[..., None], 0.0, final_P))
     if bar is not None:
@@ -333,6 +352,26 @@ def sweep(
         tail=tail,
         last_params=last_params,
     )
+
+
+#: ``engine="auto"`` uses a compiled kernel from this many parameter updates (runs x steps x n_params)
+#: on: below it loading the kernel (about 0.2 s) costs more than it saves.
+AUTO_KERNEL_WORK = 10**7
+
+
+def _resolve_engine(objective: Objective, engine: str, work: int) -> str:
+    """``"numba"`` or ``"numpy"`` for ``engine`` in ``("auto", "numba", "numpy")``."""
+    if engine not in ("auto", "numba", "numpy"):
+        raise ValueError(f"engine must be 'auto', 'numba' or 'numpy', got {engine!r}")
+    if engine == "numpy":
+        return engine
+    from . import kernels
+
+    has_kernel = kernels.available() and kernels.kind_of(objective) is not None
+    if engine == "numba" and not has_kernel:
+        why = "numba is not installed" if not kernels.available() else f"no kernel for {type(objective).__name__}"
+        raise ValueError(f"engine='numba' is not available: {why}")
+    return "numba" if has_kernel and (engine == "numba" or work >= AUTO_KERNEL_WORK) else "numpy"
 
 
 def _sweep_chunk(objective, wT, eta, idx, steps, tail, check_every, blowup, keep_last, final, last, norm_sum, diverged, bar, retire_fixed):
