@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt constraints.txt code/pyproject.toml | cksum | cut -d" " -f1)
 JB_FLAGS := --all -W -n --keep-going
 
-.PHONY: setup book test bench clean clean-env
+.PHONY: setup book test bench bench-deps clean clean-env
 
 $(STAMP): requirements.txt constraints.txt code/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || \
@@ -28,8 +28,14 @@ book: setup
 test: setup
 	$(PY) -m pytest
 
+# `make bench`: sweep engines vs a JAX peer and a hand-written kernel, scaling, per-chapter times;
+# writes benchmarks/results/bench.json and bench.png (shown by the book's Performance page).
+# The JAX peer needs `make bench-deps` (optional, benchmark only); without it it is skipped.
 bench: setup
-	$(PY) benchmarks/bench_sweep.py
+	$(PY) benchmarks/bench_sweep.py --chapters
+
+bench-deps: setup
+	$(PY) -m pip install --quiet --disable-pip-version-check -r benchmarks/requirements-bench.txt -c constraints.txt
 
 clean:
 	rm -rf _build .pytest_cache .hypothesis .benchmarks

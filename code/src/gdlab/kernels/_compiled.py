@@ -67,7 +67,7 @@ def _grad_deep(w, g, m, ip, fp, s):
         g[L - 1, j] = s[L - 1, j] * s[R, j]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _mm(A, a0, sa_i, sa_j, B, b0, sb_j, sb_k, C, c0, M, N, K, m):
     """``C[c0 + i N + k] = sum_j A[a0 + i sa_i + j sa_j] * B[b0 + j sb_j + k sb_k]`` per run, j in order."""
     for i in range(M):
@@ -83,7 +83,7 @@ def _mm(A, a0, sa_i, sa_j, B, b0, sb_j, sb_k, C, c0, M, N, K, m):
                 for r in range(m):
                     C[c, r] = C[c, r] + A[ra, r] * B[rb, r]
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _grad_linear(w, g, m, ip, fp, s):
     """LinearNetwork, the products of ``LinearNetwork._grad_T`` (einsum order)."""
     L, d, k, g_off, left_off = ip[0], ip[1], ip[2], ip[3], ip[4]
@@ -144,7 +144,7 @@ def _expit(z):
     e = math.exp(z)
     return e / (1.0 + e)
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _grad_mlp(w, g, m, ip, fp, s):
     """MLP: backpropagation as in ``MLP.grad`` (sum over samples), run-major."""
     L, ns, act, z_off, dl0, dl1 = ip[0], ip[1], ip[2], ip[3], ip[4], ip[5]
@@ -254,103 +254,115 @@ def _grad(kind, w, g, m, ip, fp, s):
 # ------------------------------------------------------------------------------------------
 @njit(cache=True, parallel=True)
 def sweep_kernel(kind, ip, fp, n_scratch, init_T, etas, n_init, lo, count, steps, tail, check_every, blowup,
-                  keep_last, retire, block, final, last, norm_sum, diverged, block_thread, block_work):
+                 keep_last, retire, block, final, last, norm_sum, diverged, block_thread, block_work):
     """Runs ``lo .. lo + count - 1`` of the flat grid (run ``k`` = step ``k // n_init``, init ``k % n_init``).
 
     Outputs are local to the chunk (column ``k - lo``). Block ``b`` holds the runs ``b, b + nb,
     b + 2 nb, ...`` of the chunk (interleaved, so every block mixes step sizes and the cores get
     equal work); ``block_thread[b]`` records the thread that ran it and ``block_work[b]`` the number
-    of run-steps it computed (less than runs x steps when runs retire early).
+    of run-steps it computed (less than runs x steps when runs retire early). The parallel loop is
+    thin; each block runs in the serial :func:`_run_block` (which keeps the compile time short).
     """
-    n = init_T.shape[0]
     nb = (count + block - 1) // block
-    tail_start = steps - tail
-    last_start = steps - keep_last + 1
     for b in prange(nb):
         block_thread[b] = numba.get_thread_id()
-        m = (count - b + nb - 1) // nb
-        w = np.empty((n, m))
-        g = np.empty((n, m))
-        prev = np.empty((n, m))
-        s = np.empty((max(n_scratch, 1), m))
-        eta = np.empty(m)
-        gn = np.empty(m)
-        idx = np.empty(m, dtype=np.int64)
+        block_work[b] = _run_block(b, nb, kind, ip, fp, n_scratch, init_T, etas, n_init, lo, count, steps, tail,
+                                   check_every, blowup, keep_last, retire, final, last, norm_sum, diverged)
+
+
+@njit(cache=True)
+def _run_block(b, nb, kind, ip, fp, n_scratch, init_T, etas, n_init, lo, count, steps, tail, check_every, blowup,
+               keep_last, retire, final, last, norm_sum, diverged):
+    """GD on block ``b`` (runs ``b, b + nb, ...`` of the chunk), the logic of ``descent._sweep_chunk``.
+
+    Returns the number of run-steps computed.
+    """
+    n = init_T.shape[0]
+    tail_start = steps - tail
+    last_start = steps - keep_last + 1
+    work = 0
+    m = (count - b + nb - 1) // nb
+    w = np.empty((n, m))
+    g = np.empty((n, m))
+    prev = np.empty((n, m))
+    s = np.empty((max(n_scratch, 1), m))
+    eta = np.empty(m)
+    gn = np.empty(m)
+    idx = np.empty(m, dtype=np.int64)
+    for j in range(m):
+        loc = b + j * nb
+        idx[j] = loc
+        k = lo + loc
+        eta[j] = etas[k // n_init]
+        for i in range(n):
+            w[i, j] = init_T[i, k % n_init]
+    if keep_last > 0 and last_start == 0:
         for j in range(m):
-            loc = b + j * nb
-            idx[j] = loc
-            k = lo + loc
-            eta[j] = etas[k // n_init]
             for i in range(n):
-                w[i, j] = init_T[i, k % n_init]
-        if keep_last > 0 and last_start == 0:
+                last[0, i, idx[j]] = w[i, j]
+    for t in range(steps):
+        check = (t + 1) % check_every == 0 or t == steps - 1
+        need_norm = t >= tail_start or check
+        work += m
+        _grad(kind, w, g, m, ip, fp, s)
+        if need_norm:
+            for j in range(m):
+                gn[j] = g[0, j] * g[0, j]
+            for i in range(1, n):
+                for j in range(m):
+                    gn[j] = gn[j] + g[i, j] * g[i, j]
+            for j in range(m):
+                gn[j] = math.sqrt(gn[j])
+        if check and retire:
+            for i in range(n):
+                for j in range(m):
+                    prev[i, j] = w[i, j]
+        for i in range(n):
+            for j in range(m):
+                w[i, j] = w[i, j] - g[i, j] * eta[j]
+        if t >= tail_start:
+            for j in range(m):
+                norm_sum[idx[j]] += gn[j]
+        if keep_last > 0 and t + 1 >= last_start:
+            slot = t + 1 - last_start
             for j in range(m):
                 for i in range(n):
-                    last[0, i, idx[j]] = w[i, j]
-        for t in range(steps):
-            check = (t + 1) % check_every == 0 or t == steps - 1
-            need_norm = t >= tail_start or check
-            block_work[b] += m
-            _grad(kind, w, g, m, ip, fp, s)
-            if need_norm:
-                for j in range(m):
-                    gn[j] = g[0, j] * g[0, j]
-                for i in range(1, n):
-                    for j in range(m):
-                        gn[j] = gn[j] + g[i, j] * g[i, j]
-                for j in range(m):
-                    gn[j] = math.sqrt(gn[j])
-            if check and retire:
+                    last[slot, i, idx[j]] = w[i, j]
+        if check:
+            kept = 0
+            for j in range(m):
+                bad = False
                 for i in range(n):
-                    for j in range(m):
-                        prev[i, j] = w[i, j]
-            for i in range(n):
-                for j in range(m):
-                    w[i, j] = w[i, j] - g[i, j] * eta[j]
-            if t >= tail_start:
-                for j in range(m):
-                    norm_sum[idx[j]] += gn[j]
-            if keep_last > 0 and t + 1 >= last_start:
-                slot = t + 1 - last_start
-                for j in range(m):
+                    if not (abs(w[i, j]) < blowup):
+                        bad = True
+                fixed = False
+                if retire and t + 1 < steps and not bad:
+                    fixed = True
                     for i in range(n):
-                        last[slot, i, idx[j]] = w[i, j]
-            if check:
-                kept = 0
-                for j in range(m):
-                    bad = False
+                        if w[i, j] != prev[i, j]:
+                            fixed = False
+                            break
+                if bad:
+                    diverged[idx[j]] = True
+                if fixed:
+                    q = idx[j]
                     for i in range(n):
-                        if not (abs(w[i, j]) < blowup):
-                            bad = True
-                    fixed = False
-                    if retire and t + 1 < steps and not bad:
-                        fixed = True
+                        final[i, q] = w[i, j]
+                    norm_sum[q] += (steps - max(t + 1, tail_start)) * gn[j]
+                    for slot in range(max(0, t + 2 - last_start), keep_last):
                         for i in range(n):
-                            if w[i, j] != prev[i, j]:
-                                fixed = False
-                                break
-                    if bad:
-                        diverged[idx[j]] = True
-                    if fixed:
-                        q = idx[j]
+                            last[slot, i, q] = w[i, j]
+                if not (bad or fixed):
+                    if kept != j:
                         for i in range(n):
-                            final[i, q] = w[i, j]
-                        norm_sum[q] += (steps - max(t + 1, tail_start)) * gn[j]
-                        for slot in range(max(0, t + 2 - last_start), keep_last):
-                            for i in range(n):
-                                last[slot, i, q] = w[i, j]
-                    if not (bad or fixed):
-                        if kept != j:
-                            for i in range(n):
-                                w[i, kept] = w[i, j]
-                            eta[kept] = eta[j]
-                            idx[kept] = idx[j]
-                        kept += 1
-                m = kept
-                if m == 0:
-                    break
-        for j in range(m):
-            for i in range(n):
-                final[i, idx[j]] = w[i, j]
-
-
+                            w[i, kept] = w[i, j]
+                        eta[kept] = eta[j]
+                        idx[kept] = idx[j]
+                    kept += 1
+            m = kept
+            if m == 0:
+                break
+    for j in range(m):
+        for i in range(n):
+            final[i, idx[j]] = w[i, j]
+    return work
