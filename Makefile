@@ -32,7 +32,7 @@ test: setup
 # writes benchmarks/results/bench.json and bench.png (shown by the book's Performance page).
 # The JAX peer needs `make bench-deps` (optional, benchmark only); without it it is skipped.
 bench: setup
-	$(PY) benchmarks/bench_sweep.py --chapters
+	$(PY) benchmarks/bench_sweep.py --cold-compile --scaling --chapters --out benchmarks/results
 
 bench-deps: setup
 	$(PY) -m pip install --quiet --disable-pip-version-check -r benchmarks/requirements-bench.txt -c constraints.txt

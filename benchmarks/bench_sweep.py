@@ -21,8 +21,12 @@ the warm load; how time grows with the number of runs and of steps; a fixed nump
 (``reference_seconds``), and with ``--chapters`` each chapter executed in a fresh kernel, reported as
 seconds and as a ratio to the reference workload (machines differ; ratios travel).
 
-Usage:  python benchmarks/bench_sweep.py [--steps 10000] [--n-eta 400] [--n-init 256] [--chapters]
-                                        [--out benchmarks/results]
+Also: per-run Python loops (objective.grad on a (3,) vector; pure Python floats), timed on a subset
+of runs and extrapolated, checked against the sweep.
+
+Usage:  python benchmarks/bench_sweep.py [--steps 10000] [--n-eta 400] [--n-init 256] [--subset 16]
+            [--subset-floats 256] [--cold-compile] [--scaling] [--chapters] [--out benchmarks/results]
+(`make bench` passes --cold-compile --scaling --chapters --out benchmarks/results.)
 """
 from __future__ import annotations
 
@@ -55,6 +59,41 @@ def timed(fn, *args, repeat: int = 1, **kw):
         out = fn(*args, **kw)
         best = min(best, time.perf_counter() - t0)
     return best, out
+
+
+def loop_objective_grad(f: DeepScalarLinear, w0: np.ndarray, eta: float, steps: int, tail: int, blowup: float) -> tuple[np.ndarray, float, bool]:
+    """One run, one Python iteration per step, numpy on a (3,) vector."""
+    w = w0.copy()
+    norm_sum = 0.0
+    with np.errstate(all="ignore"):
+        for t in range(steps):
+            g = f.grad(w)
+            if t >= steps - tail:
+                norm_sum += float(np.sqrt(g @ g))
+            w = w - eta * g
+            if not np.all(np.abs(w) < blowup):
+                return w, np.nan, True
+    return w, norm_sum / tail, False
+
+
+def loop_pure_floats(w0: np.ndarray, eta: float, steps: int, tail: int, blowup: float, y: float = 1.0) -> tuple[list[float], float, bool]:
+    """One run of the depth-3 network in plain Python float arithmetic (same operation order)."""
+    a, b, c = (float(x) for x in w0)
+    norm_sum = 0.0
+    try:
+        for t in range(steps):
+            p = a * b
+            r = p * c - y
+            g0, g1, g2 = r * (c * b), r * (a * c), r * p
+            if t >= steps - tail:
+                norm_sum += (g0 * g0 + g1 * g1 + g2 * g2) ** 0.5
+            a, b, c = a - eta * g0, b - eta * g1, c - eta * g2
+            if not (abs(a) < blowup and abs(b) < blowup and abs(c) < blowup):
+                return [a, b, c], float("nan"), True
+    except OverflowError:
+        return [a, b, c], float("nan"), True
+    return [a, b, c], norm_sum / tail, False
+
 
 
 def reference_workload() -> float:
@@ -195,9 +234,12 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--steps", type=int, default=10_000)
     ap.add_argument("--n-eta", type=int, default=400)
     ap.add_argument("--n-init", type=int, default=256)
+    ap.add_argument("--subset", type=int, default=16, help="runs timed with a per-run objective.grad loop, then extrapolated")
+    ap.add_argument("--subset-floats", type=int, default=256, help="runs timed with a per-run pure-float loop, then extrapolated")
+    ap.add_argument("--cold-compile", action="store_true", help="time the first-ever kernel compile (fresh NUMBA_CACHE_DIR)")
+    ap.add_argument("--scaling", action="store_true", help="time the engines as runs and steps grow")
     ap.add_argument("--chapters", action="store_true", help="also time every chapter (fresh kernel each)")
-    ap.add_argument("--no-scaling", action="store_true")
-    ap.add_argument("--out", type=pathlib.Path, default=HERE / "results")
+    ap.add_argument("--out", type=pathlib.Path, default=None, help="write bench.json (and bench.png) into this folder")
     args = ap.parse_args(argv)
     import numba
 
@@ -211,8 +253,10 @@ def main(argv: list[str] | None = None) -> dict:
     runs = args.n_eta * args.n_init
     print(f"work: {runs:,} runs x {steps:,} steps of DeepScalarLinear(3); numba threads {numba.get_num_threads()}", flush=True)
 
-    compile_info = cold_compile_seconds()
-    print(f"gdlab kernels: cold compile {compile_info['cold_compile_seconds']:.1f} s, warm load {compile_info['warm_load_seconds']:.2f} s", flush=True)
+    compile_info = None
+    if args.cold_compile:
+        compile_info = cold_compile_seconds()
+        print(f"gdlab kernels: cold compile {compile_info['cold_compile_seconds']:.1f} s, warm load {compile_info['warm_load_seconds']:.2f} s", flush=True)
     sweep(f, etas[:2], inits[:2], 10, tail=1, engine="numba")      # load the cached kernels
     sweep_depth3(etas[:2], inits[:2], 10, tail=1)                   # compile/load the hand-written kernel
     ref_s = reference_workload()
@@ -246,7 +290,29 @@ def main(argv: list[str] | None = None) -> dict:
     t, res_np_all = timed(sweep, f, etas, inits, steps, tail=tail, engine="numpy", retire_fixed_points=False)
     record("gdlab_numpy_every_step", "gdlab sweep, numpy reference, every step", t)
 
+    # per-run Python loops, timed on a subset spread over the grid and extrapolated
+    def spread(k: int) -> list[tuple[int, int]]:
+        flat = np.linspace(0, runs - 1, k).astype(int)
+        return [(int(i) // args.n_init, int(i) % args.n_init) for i in flat]
+
+    k, k_py = min(args.subset, runs), min(args.subset_floats, runs)
+    t0 = time.perf_counter()
+    out_np = [(i, j, loop_objective_grad(f, inits[j], float(etas[i]), steps, tail, blowup)) for i, j in spread(k)]
+    record("loop_objective_grad", "per-run loop, objective.grad", (time.perf_counter() - t0) / k * runs,
+           f"(timed on {k} runs, extrapolated)")
+    t0 = time.perf_counter()
+    out_py = [(i, j, loop_pure_floats(inits[j], float(etas[i]), steps, tail, blowup)) for i, j in spread(k_py)]
+    record("loop_pure_floats", "per-run loop, pure Python floats", (time.perf_counter() - t0) / k_py * runs,
+           f"(timed on {k_py} runs, extrapolated)")
+
     # cross-checks
+    for i, j, (w, gn, div) in out_np:
+        assert div == res_all.diverged[i, j], "objective.grad loop: divergence differs from the sweep"
+        if not div:
+            assert np.array_equal(w, res_all.final_params[i, j]), "objective.grad loop differs from the sweep"
+    for i, j, (w, gn, div) in out_py:
+        if not div and not res_all.diverged[i, j]:
+            assert np.allclose(w, res_all.final_params[i, j], rtol=1e-9, atol=1e-12), "pure-float loop differs"
     for a, b, what in ((res, res_np, "as used"), (res_all, res_np_all, "every step")):
         for name in ("grad_norm", "final_params", "diverged", "final_loss"):
             assert np.array_equal(getattr(a, name), getattr(b, name), equal_nan=True), f"numba != numpy ({what}, {name})"
@@ -265,6 +331,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     s = {k: v["seconds"] for k, v in impl.items()}
     ratios = {
+        "speedup_vs_loop_pure_floats": s["loop_pure_floats"] / s["gdlab_numba"],
         "numba_speedup_vs_numpy": s["gdlab_numpy"] / s["gdlab_numba"],
         "numba_every_step_speedup_vs_numpy_every_step": s["gdlab_numpy_every_step"] / s["gdlab_numba_every_step"],
         "sweep_over_handwritten": s["gdlab_numba"] / s["handwritten_numba"],
@@ -276,7 +343,7 @@ def main(argv: list[str] | None = None) -> dict:
     targets = {"sweep_at_least_2x_faster_than_jax": None if "jax_over_sweep" not in ratios else ratios["jax_over_sweep"] >= 2,
                "sweep_within_2x_of_handwritten": ratios["sweep_over_handwritten"] <= 2}
     for k, v in ratios.items():
-        print(f"  {k:48s} {v:6.2f}")
+        print(f"  ratio {k:48s} {v:6.2f}")
     print(f"  targets: {targets}")
 
     report = {
@@ -285,6 +352,8 @@ def main(argv: list[str] | None = None) -> dict:
                     "load_average_1min_at_start": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
                     "python": platform.python_version(), "numpy": np.__version__, "numba": numba.__version__,
                     "numba_threads": numba.get_num_threads(), "jax": jax_version},
+        "runs": runs,
+        "sweep_seconds": s["gdlab_numba"],
         "workload": {"objective": "DeepScalarLinear(3), y = 1", "n_eta": args.n_eta, "n_init": args.n_init,
                      "runs": runs, "steps": steps, "tail": tail, "check_every": check},
         "implementations": impl,
@@ -295,7 +364,7 @@ def main(argv: list[str] | None = None) -> dict:
         "reference_seconds": ref_s,
         "diverged_fraction": float(res.diverged.mean()),
     }
-    if not args.no_scaling:
+    if args.scaling:
         print("scaling ...", flush=True)
         report["scaling"] = scaling(f, np.random.default_rng(7))
     if args.chapters:
@@ -303,11 +372,12 @@ def main(argv: list[str] | None = None) -> dict:
         ch = chapter_times()
         report["chapters"] = {k: {"seconds": v, "ratio_to_reference": v / ref_s} for k, v in ch.items()}
         report["chapters_total_seconds"] = sum(ch.values())
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "bench.json").write_text(json.dumps(report, indent=2) + "\n")
-    if "scaling" in report:
-        figure(report, args.out / "bench.png")
-    print(f"wrote {args.out / 'bench.json'}")
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "bench.json").write_text(json.dumps(report, indent=2) + "\n")
+        if "scaling" in report:
+            figure(report, args.out / "bench.png")
+        print(f"wrote {args.out / 'bench.json'}")
     return report
 
 
