@@ -139,3 +139,13 @@ def test_engine_choice() -> None:
         sweep(f, [0.1], np.ones((1, 3)), 10, tail=1, engine="jax")
     with pytest.raises(ValueError, match="no kernel for Polynomial1D"):
         sweep(Polynomial1D([0, 0, 1]), [0.1], np.ones((1, 1)), 10, tail=1, engine="numba")
+
+
+def test_importing_gdlab_loads_no_heavy_dependency() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, gdlab, gdlab.pl, gdlab.transition, gdlab.manifold, gdlab.regimes, gdlab.maps, gdlab.kernels; "
+            "print(sorted(m for m in ('scipy', 'sympy', 'sklearn', 'matplotlib', 'numba', 'dask') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]", f"import gdlab loaded {out}: these must be imported lazily, where used"

@@ -26,7 +26,6 @@ from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import expit as _expit
 
 from . import _checks
 
@@ -732,6 +731,13 @@ class LinearNetwork(Objective):
 # ----------------------------------------------------------------------------------------------
 # Multi-layer perceptron with smooth activations
 # ----------------------------------------------------------------------------------------------
+
+
+def _expit(z: Array) -> Array:
+    """The logistic function (scipy's, imported on first use: importing scipy.special costs 0.25 s)."""
+    from scipy.special import expit
+
+    return expit(z)
 
 
 def _activation(name: str, z: Array, order: int) -> tuple[Array, ...]:
