@@ -36,6 +36,7 @@ import json
 import os
 import pathlib
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
@@ -152,9 +153,12 @@ def cold_compile_seconds() -> dict:
     out = {}
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, NUMBA_CACHE_DIR=cache)
-        for label in ("cold_compile_seconds", "warm_load_seconds"):
+        for label in ("cold_compile", "warm_load"):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-            out[label] = float(res.stdout.strip().splitlines()[-1])
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            out[f"{label}_seconds"] = float(res.stdout.strip().splitlines()[-1])
+            out[f"{label}_cpu_seconds"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return out
 
 
@@ -179,19 +183,40 @@ def scaling(f, rng) -> dict:
     return out
 
 
-def chapter_times() -> dict:
-    """Each chapter executed in a fresh python3 kernel (nbclient), seconds of wall time."""
+def chapter_times(engine: str = "auto") -> tuple[dict, dict]:
+    """Each chapter executed in a fresh python3 kernel (nbclient) with ``GDLAB_SWEEP_ENGINE=engine``.
+
+    Returns ``(seconds per chapter, glued values per chapter)``; the glued values are the text form
+    of every ``glue(...)`` output (figures excluded), to check that an engine changes no number.
+    """
     import jupytext
     from nbclient import NotebookClient
 
-    times = {}
-    for path in sorted((ROOT / "chapters").glob("[0-9][0-9]_*.md")):
-        nb = jupytext.read(path)
-        t0 = time.perf_counter()
-        NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
-        times[path.stem] = time.perf_counter() - t0
-        print(f"  chapter {path.stem:28s} {times[path.stem]:6.1f} s", flush=True)
-    return times
+    times, glued = {}, {}
+    old = os.environ.get("GDLAB_SWEEP_ENGINE")
+    os.environ["GDLAB_SWEEP_ENGINE"] = engine
+    try:
+        for path in sorted((ROOT / "chapters").glob("[0-9][0-9]_*.md")):
+            nb = jupytext.read(path)
+            t0 = time.perf_counter()
+            NotebookClient(nb, timeout=900, kernel_name="python3",
+                           resources={"metadata": {"path": str(path.parent)}}).execute()
+            times[path.stem] = time.perf_counter() - t0
+            values = {}
+            for cell in nb.cells:
+                for out in cell.get("outputs", []):
+                    name = out.get("metadata", {}).get("scrapbook", {}).get("name")
+                    texts = [v for k, v in out.get("data", {}).items() if k.endswith("text/plain")]
+                    if name and texts:
+                        values[name] = texts[0]
+            glued[path.stem] = values
+            print(f"  chapter {path.stem:28s} {times[path.stem]:6.1f} s  (engine {engine})", flush=True)
+    finally:
+        if old is None:
+            os.environ.pop("GDLAB_SWEEP_ENGINE", None)
+        else:
+            os.environ["GDLAB_SWEEP_ENGINE"] = old
+    return times, glued
 
 
 def figure(report: dict, path: pathlib.Path) -> None:
@@ -256,7 +281,8 @@ def main(argv: list[str] | None = None) -> dict:
     compile_info = None
     if args.cold_compile:
         compile_info = cold_compile_seconds()
-        print(f"gdlab kernels: cold compile {compile_info['cold_compile_seconds']:.1f} s, warm load {compile_info['warm_load_seconds']:.2f} s", flush=True)
+        print(f"gdlab kernels: cold compile {compile_info['cold_compile_seconds']:.1f} s "
+              f"({compile_info['cold_compile_cpu_seconds']:.1f} s CPU), warm load {compile_info['warm_load_seconds']:.2f} s", flush=True)
     sweep(f, etas[:2], inits[:2], 10, tail=1, engine="numba")      # load the cached kernels
     sweep_depth3(etas[:2], inits[:2], 10, tail=1)                   # compile/load the hand-written kernel
     ref_s = reference_workload()
@@ -368,10 +394,19 @@ def main(argv: list[str] | None = None) -> dict:
         print("scaling ...", flush=True)
         report["scaling"] = scaling(f, np.random.default_rng(7))
     if args.chapters:
-        print("chapters (fresh kernel each) ...", flush=True)
-        ch = chapter_times()
-        report["chapters"] = {k: {"seconds": v, "ratio_to_reference": v / ref_s} for k, v in ch.items()}
-        report["chapters_total_seconds"] = sum(ch.values())
+        print("chapters (fresh kernel each), numpy reference engine, then the default engine ...", flush=True)
+        before, glue_before = chapter_times("numpy")
+        after, glue_after = chapter_times("auto")
+        report["chapters"] = {k: {"seconds_numpy_engine": before[k], "seconds": after[k],
+                                  "ratio_to_reference": after[k] / ref_s,
+                                  "ratio_to_reference_numpy_engine": before[k] / ref_s} for k in after}
+        report["chapters_total_seconds"] = sum(after.values())
+        report["chapters_total_seconds_numpy_engine"] = sum(before.values())
+        changed = {ch: {k: [glue_before[ch].get(k), v] for k, v in glue_after[ch].items() if glue_before[ch].get(k) != v}
+                   for ch in glue_after}
+        report["glue_changed_by_engine"] = {ch: v for ch, v in changed.items() if v}
+        report["glue_values_compared"] = sum(len(v) for v in glue_after.values())
+        print(f"glued values compared: {report['glue_values_compared']}; changed: {report['glue_changed_by_engine']}")
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "bench.json").write_text(json.dumps(report, indent=2) + "\n")

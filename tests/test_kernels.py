@@ -149,3 +149,13 @@ def test_importing_gdlab_loads_no_heavy_dependency() -> None:
             "print(sorted(m for m in ('scipy', 'sympy', 'sklearn', 'matplotlib', 'numba', 'dask') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]", f"import gdlab loaded {out}: these must be imported lazily, where used"
+
+
+def test_environment_variable_selects_the_reference_engine(monkeypatch) -> None:
+    f = DeepScalarLinear(3)
+    monkeypatch.setenv("GDLAB_SWEEP_ENGINE", "numpy")
+    assert descent._resolve_engine(f, "auto", 10**9) == "numpy"
+    assert descent._resolve_engine(f, "numba", 10**9) == "numba", "an explicit engine wins over the variable"
+    monkeypatch.setenv("GDLAB_SWEEP_ENGINE", "fortran")
+    with pytest.raises(ValueError, match="GDLAB_SWEEP_ENGINE"):
+        descent._resolve_engine(f, "auto", 10**9)

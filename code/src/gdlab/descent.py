@@ -17,6 +17,7 @@ rounding (BLAS summation order) on the others.
 """
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 
@@ -271,12 +272,13 @@ def sweep(
     large sweeps (``n_eta * n_init * steps * n_params >= 5e8``) on an interactive terminal, so it is
     silent in tests and notebooks; ``False`` never.
 
-    ``engine``: ``"numba"`` runs the compiled kernels of :mod:`gdlab.kernels` (all cores;
+    ``engine``: ``"numba"`` runs the compiled kernels of ``gdlab.kernels`` (all cores;
     :class:`~gdlab.objectives.DeepScalarLinear`, :class:`~gdlab.objectives.LinearNetwork`,
     :class:`~gdlab.objectives.MLP`), ``"numpy"`` this module's reference implementation, ``"auto"``
     (default) the kernel where one exists, numba is installed and the sweep has at least
-    ``AUTO_KERNEL_WORK`` (:math:`10^7`) parameter updates. The kernels give the same results
-    (bit for bit for DeepScalarLinear, to rounding for the others; see :mod:`gdlab.kernels`).
+    ``AUTO_KERNEL_WORK`` (:math:`10^7`) parameter updates; the environment variable
+    ``GDLAB_SWEEP_ENGINE=numpy`` makes ``"auto"`` choose the reference. The kernels give the same results
+    (bit for bit for DeepScalarLinear, to rounding for the others; see ``gdlab.kernels``).
     ``client``: a ``dask.distributed.Client``; the runs are then cut into chunks computed as tasks on
     its cluster (same results as in-process).
 
@@ -363,6 +365,12 @@ def _resolve_engine(objective: Objective, engine: str, work: int) -> str:
     """``"numba"`` or ``"numpy"`` for ``engine`` in ``("auto", "numba", "numpy")``."""
     if engine not in ("auto", "numba", "numpy"):
         raise ValueError(f"engine must be 'auto', 'numba' or 'numpy', got {engine!r}")
+    if engine == "auto" and os.environ.get("GDLAB_SWEEP_ENGINE", "auto") != "auto":
+        engine = os.environ["GDLAB_SWEEP_ENGINE"]      # e.g. to time the chapters on the numpy reference
+        if engine not in ("numba", "numpy"):
+            raise ValueError(f"GDLAB_SWEEP_ENGINE must be 'auto', 'numba' or 'numpy', got {engine!r}")
+        if engine == "numba" and work < AUTO_KERNEL_WORK:
+            engine = "auto"
     if engine == "numpy":
         return engine
     from . import kernels
