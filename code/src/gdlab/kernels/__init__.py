@@ -115,9 +115,13 @@ def pack(objective: object) -> tuple[int, np.ndarray, np.ndarray, int]:
 
 
 def default_block(n_params: int, scratch_rows: int) -> int:
-    """Runs per block: the block's arrays (about ``4 n_params + scratch`` rows) stay near 64 KiB."""
+    """Runs per block: 64 to 256, the block's arrays (about ``4 n_params + scratch`` rows) near 512 KiB.
+
+    Long blocks keep the innermost loops (over runs) long enough to vectorise well; the size changes
+    no result (runs are independent).
+    """
     rows = 4 * n_params + scratch_rows + 8
-    return int(max(4, min(256, 8192 // rows)))
+    return int(max(64, min(256, 2**16 // rows)))
 
 
 def run_chunk(kind, ip, fp, n_scratch, init_T, etas, n_init, lo, count, steps, tail, check_every, blowup, keep_last,
