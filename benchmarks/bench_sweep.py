@@ -197,6 +197,8 @@ def chapter_times(engine: str = "auto") -> tuple[dict, dict]:
     os.environ["GDLAB_SWEEP_ENGINE"] = engine
     try:
         for path in sorted((ROOT / "chapters").glob("[0-9][0-9]_*.md")):
+            if "kernelspec:" not in path.read_text(encoding="utf-8")[:2000]:
+                continue                                   # a page without code (the preface)
             nb = jupytext.read(path)
             t0 = time.perf_counter()
             NotebookClient(nb, timeout=900, kernel_name="python3",
