@@ -172,13 +172,13 @@ def scaling(f, rng) -> dict:
         etas = etas_all[:: 400 // n_eta][:n_eta]
         out["runs"]["n_runs"].append(n_eta * 256)
         for engine in ("numba", "numpy"):
-            t, _ = timed(sweep, f, etas, inits, 2000, engine=engine, retire_fixed_points=False, repeat=2)
+            t, _ = timed(sweep, f, etas, inits, 2000, engine=engine, retire_fixed_points=False, repeat=3)
             out["runs"][engine].append(t)
-    etas, inits = etas_all[::25][:64], rng.uniform(0.2, 1.8, (256, 3))
+    etas, inits = etas_all[:: 400 // 64][:64], rng.uniform(0.2, 1.8, (256, 3))      # 64 x 256 = 16,384 runs
     for steps in (500, 1000, 2000, 4000, 8000):
         out["steps"]["n_steps"].append(steps)
         for engine in ("numba", "numpy"):
-            t, _ = timed(sweep, f, etas, inits, steps, tail=100, engine=engine, retire_fixed_points=False, repeat=2)
+            t, _ = timed(sweep, f, etas, inits, steps, tail=100, engine=engine, retire_fixed_points=False, repeat=3)
             out["steps"][engine].append(t)
     return out
 
