@@ -67,6 +67,68 @@ def _grad_deep(w, g, m, ip, fp, s):
         g[L - 1, j] = s[L - 1, j] * s[R, j]
 
 
+@njit(cache=True, inline="always")
+def _deep_step_fused(w, g, prev, gn, eta, m, L, y, need_norm, save_prev):
+    """One whole GD step of DeepScalarLinear of depth 2 or 3, fused in one loop over the runs.
+
+    The operations of ``DeepScalarLinear._grad_T`` and of the numpy sweep in the same order, so bit for
+    bit: depth 3, p = w0 w1, r = p w2 - y, g = ((w2 w1) r, (w0 w2) r, p r); depth 2, r = w0 w1 - y,
+    g = (w1 r, w0 r); |g|^2 summed in index order; w_i - g_i eta. One loop per combination of the
+    flags keeps each loop branch-free (so it vectorises).
+    """
+    if L == 3:
+        if need_norm and save_prev:
+            for j in range(m):
+                a, b, c = w[0, j], w[1, j], w[2, j]
+                p = a * b
+                r = p * c - y
+                g0, g1, g2 = (c * b) * r, (a * c) * r, p * r
+                gn[j] = math.sqrt(g0 * g0 + g1 * g1 + g2 * g2)
+                prev[0, j], prev[1, j], prev[2, j] = a, b, c
+                e = eta[j]
+                w[0, j], w[1, j], w[2, j] = a - g0 * e, b - g1 * e, c - g2 * e
+        elif need_norm:
+            for j in range(m):
+                a, b, c = w[0, j], w[1, j], w[2, j]
+                p = a * b
+                r = p * c - y
+                g0, g1, g2 = (c * b) * r, (a * c) * r, p * r
+                gn[j] = math.sqrt(g0 * g0 + g1 * g1 + g2 * g2)
+                e = eta[j]
+                w[0, j], w[1, j], w[2, j] = a - g0 * e, b - g1 * e, c - g2 * e
+        else:
+            for j in range(m):
+                a, b, c = w[0, j], w[1, j], w[2, j]
+                p = a * b
+                r = p * c - y
+                e = eta[j]
+                w[0, j], w[1, j], w[2, j] = a - ((c * b) * r) * e, b - ((a * c) * r) * e, c - (p * r) * e
+    else:
+        if need_norm and save_prev:
+            for j in range(m):
+                a, b = w[0, j], w[1, j]
+                r = a * b - y
+                g0, g1 = b * r, a * r
+                gn[j] = math.sqrt(g0 * g0 + g1 * g1)
+                prev[0, j], prev[1, j] = a, b
+                e = eta[j]
+                w[0, j], w[1, j] = a - g0 * e, b - g1 * e
+        elif need_norm:
+            for j in range(m):
+                a, b = w[0, j], w[1, j]
+                r = a * b - y
+                g0, g1 = b * r, a * r
+                gn[j] = math.sqrt(g0 * g0 + g1 * g1)
+                e = eta[j]
+                w[0, j], w[1, j] = a - g0 * e, b - g1 * e
+        else:
+            for j in range(m):
+                a, b = w[0, j], w[1, j]
+                r = a * b - y
+                e = eta[j]
+                w[0, j], w[1, j] = a - (b * r) * e, b - (a * r) * e
+
+
 @njit(cache=True)
 def _mm(A, a0, sa_i, sa_j, B, b0, sb_j, sb_k, C, c0, M, N, K, m):
     """``C[c0 + i N + k] = sum_j A[a0 + i sa_i + j sa_j] * B[b0 + j sb_j + k sb_k]`` per run, j in order."""
@@ -281,6 +343,9 @@ def _run_block(b, nb, kind, ip, fp, n_scratch, init_T, etas, n_init, lo, count, 
     tail_start = steps - tail
     last_start = steps - keep_last + 1
     work = 0
+    fused = kind == 0 and (ip[0] == 2 or ip[0] == 3)     # depth 2 and 3: the whole step in one loop
+    depth = ip[0]
+    y0 = fp[0] if kind == 0 else 0.0
     m = (count - b + nb - 1) // nb
     w = np.empty((n, m))
     g = np.empty((n, m))
@@ -304,22 +369,25 @@ def _run_block(b, nb, kind, ip, fp, n_scratch, init_T, etas, n_init, lo, count, 
         check = (t + 1) % check_every == 0 or t == steps - 1
         need_norm = t >= tail_start or check
         work += m
-        _grad(kind, w, g, m, ip, fp, s)
-        if need_norm:
-            for j in range(m):
-                gn[j] = g[0, j] * g[0, j]
-            for i in range(1, n):
+        if fused:
+            _deep_step_fused(w, g, prev, gn, eta, m, depth, y0, need_norm, check and retire)
+        else:
+            _grad(kind, w, g, m, ip, fp, s)
+            if need_norm:
                 for j in range(m):
-                    gn[j] = gn[j] + g[i, j] * g[i, j]
-            for j in range(m):
-                gn[j] = math.sqrt(gn[j])
-        if check and retire:
+                    gn[j] = g[0, j] * g[0, j]
+                for i in range(1, n):
+                    for j in range(m):
+                        gn[j] = gn[j] + g[i, j] * g[i, j]
+                for j in range(m):
+                    gn[j] = math.sqrt(gn[j])
+            if check and retire:
+                for i in range(n):
+                    for j in range(m):
+                        prev[i, j] = w[i, j]
             for i in range(n):
                 for j in range(m):
-                    prev[i, j] = w[i, j]
-        for i in range(n):
-            for j in range(m):
-                w[i, j] = w[i, j] - g[i, j] * eta[j]
+                    w[i, j] = w[i, j] - g[i, j] * eta[j]
         if t >= tail_start:
             for j in range(m):
                 norm_sum[idx[j]] += gn[j]
