@@ -12,7 +12,8 @@ Kernels exist for :class:`~gdlab.objectives.DeepScalarLinear`,
 supports). Agreement with the numpy reference, as tested in ``tests/test_kernels.py``:
 
 * ``DeepScalarLinear``: **bit for bit** (same products in the same order, no fused multiply-add:
-  numba does not contract ``a * b + c`` without ``fastmath``), so every output is identical;
+  numba does not contract ``a * b + c`` without ``fastmath``), so every output is identical; depths 2
+  and 3 take the whole step in one loop over the runs, other depths one loop per product;
 * ``LinearNetwork``: to rounding: the products :math:`A_{>i}^\top G A_{<i}^\top` are summed in the
   same order as numpy's ``einsum``, but :math:`G = P\Sigma - C` is a BLAS ``matmul`` in the
   reference, whose summation order (and FMA use) is the library's;
@@ -23,8 +24,9 @@ roundings of a chaotic map, so statistics (not single chaotic trajectories) are 
 
 The compiled code is cached on disk (``cache=True``): numba writes it next to this file
 (``__pycache__``) or, where that is read-only, under ``NUMBA_CACHE_DIR`` (default: the user's cache
-directory), so a machine compiles once (about 10-30 s, the first time a sweep runs) and every later
-process loads it in well under a second.
+directory), so a checkout compiles once (about 20 s of CPU time on the 2-core reference machine, the
+first time a large sweep runs) and every later process loads the kernels in about a second. Only
+sweeps of at least ``descent.AUTO_KERNEL_WORK`` parameter updates use them by default.
 """
 from __future__ import annotations
 
