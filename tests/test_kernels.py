@@ -134,6 +134,9 @@ def test_engine_choice() -> None:
     assert descent._resolve_engine(f, "auto", 10**9) == "numba"
     assert descent._resolve_engine(f, "auto", 10) == "numpy", "tiny sweeps stay on numpy (kernel load time)"
     assert descent._resolve_engine(Quadratic(np.eye(2)), "auto", 10**9) == "numpy"
+    X = np.eye(2)
+    assert descent._resolve_engine(LinearNetwork(X, X, (2, 2)), "auto", 10**9) == "numpy", "matrix kernels are opt-in"
+    assert descent._resolve_engine(LinearNetwork(X, X, (2, 2)), "numba", 10) == "numba"
     assert descent._resolve_engine(f, "numpy", 10**9) == "numpy"
     with pytest.raises(ValueError, match="engine"):
         sweep(f, [0.1], np.ones((1, 3)), 10, tail=1, engine="jax")

@@ -275,8 +275,8 @@ def sweep(
     ``engine``: ``"numba"`` runs the compiled kernels of ``gdlab.kernels`` (all cores;
     :class:`~gdlab.objectives.DeepScalarLinear`, :class:`~gdlab.objectives.LinearNetwork`,
     :class:`~gdlab.objectives.MLP`), ``"numpy"`` this module's reference implementation, ``"auto"``
-    (default) the kernel where one exists, numba is installed and the sweep has at least
-    ``AUTO_KERNEL_WORK`` (:math:`10^7`) parameter updates; the environment variable
+    (default) the kernel for :class:`~gdlab.objectives.DeepScalarLinear` sweeps of at least
+    ``AUTO_KERNEL_WORK`` (:math:`10^7`) parameter updates when numba is installed, else the reference; the environment variable
     ``GDLAB_SWEEP_ENGINE=numpy`` makes ``"auto"`` choose the reference. The kernels give the same results
     (bit for bit for DeepScalarLinear, to rounding for the others; see ``gdlab.kernels``).
     ``client``: a ``dask.distributed.Client``; the runs are then cut into chunks computed as tasks on
@@ -379,7 +379,10 @@ def _resolve_engine(objective: Objective, engine: str, work: int) -> str:
     if engine == "numba" and not has_kernel:
         why = "numba is not installed" if not kernels.available() else f"no kernel for {type(objective).__name__}"
         raise ValueError(f"engine='numba' is not available: {why}")
-    return "numba" if has_kernel and (engine == "numba" or work >= AUTO_KERNEL_WORK) else "numpy"
+    if engine == "numba":
+        return "numba"
+    auto_ok = has_kernel and kernels.kind_of(objective) in kernels.AUTO_KINDS
+    return "numba" if auto_ok and work >= AUTO_KERNEL_WORK else "numpy"
 
 
 def _sweep_chunk(objective, wT, eta, idx, steps, tail, check_every, blowup, keep_last, final, last, norm_sum, diverged, bar, retire_fixed):
