@@ -98,11 +98,11 @@ def loop_pure_floats(w0: np.ndarray, eta: float, steps: int, tail: int, blowup: 
 
 
 def reference_workload() -> float:
-    """A fixed single-threaded numpy workload (about 1 s on the reference machine): the time unit."""
+    """A fixed single-threaded numpy workload (about 0.5 s on the reference machine): the time unit."""
     f = DeepScalarLinear(3, 1.0)
     rng = np.random.default_rng(1)
-    etas, inits = np.linspace(0.02, 1.0, 100), rng.uniform(0.2, 1.8, (256, 3))
-    t, _ = timed(sweep, f, etas, inits, 2000, engine="numpy", retire_fixed_points=False, repeat=2)
+    etas, inits = np.linspace(0.02, 1.0, 400), rng.uniform(0.2, 1.8, (256, 3))
+    t, _ = timed(sweep, f, etas, inits, 2000, engine="numpy", retire_fixed_points=False, repeat=3)
     return t
 
 
@@ -164,18 +164,19 @@ def cold_compile_seconds() -> dict:
 
 def scaling(f, rng) -> dict:
     """Seconds of the numba and numpy engines as the number of runs and of steps grows (every step computed)."""
-    out = {"runs": {"n_runs": [], "numba": [], "numpy": [], "steps": 2000},
+    out = {"runs": {"n_runs": [], "numba": [], "numpy": [], "steps": 5000},
            "steps": {"n_steps": [], "numba": [], "numpy": [], "runs": 16384}}
     etas_all = np.linspace(0.02, 1.0, 400)
-    for n_eta in (4, 16, 64, 256):
-        inits = rng.uniform(0.2, 1.8, (256, 3))
-        etas = etas_all[:: 400 // n_eta][:n_eta]
+    inits = rng.uniform(0.2, 1.8, (256, 3))
+    for n_eta in (16, 64, 128, 256, 400):
+        etas = np.linspace(0.02, 1.0, n_eta)
         out["runs"]["n_runs"].append(n_eta * 256)
         for engine in ("numba", "numpy"):
-            t, _ = timed(sweep, f, etas, inits, 2000, engine=engine, retire_fixed_points=False, repeat=3)
+            t, _ = timed(sweep, f, etas, inits, 5000, engine=engine, retire_fixed_points=False, repeat=3)
             out["runs"][engine].append(t)
-    etas, inits = etas_all[:: 400 // 64][:64], rng.uniform(0.2, 1.8, (256, 3))      # 64 x 256 = 16,384 runs
-    for steps in (500, 1000, 2000, 4000, 8000):
+    etas = etas_all[:: 400 // 64][:64]                                      # 64 x 256 = 16,384 runs
+    assert etas.size * inits.shape[0] == out["steps"]["runs"]
+    for steps in (2000, 4000, 8000, 16000, 32000):
         out["steps"]["n_steps"].append(steps)
         for engine in ("numba", "numpy"):
             t, _ = timed(sweep, f, etas, inits, steps, tail=100, engine=engine, retire_fixed_points=False, repeat=3)
@@ -183,36 +184,40 @@ def scaling(f, rng) -> dict:
     return out
 
 
-def chapter_times(engine: str = "auto") -> tuple[dict, dict]:
-    """Each chapter executed in a fresh python3 kernel (nbclient) with ``GDLAB_SWEEP_ENGINE=engine``.
+def chapter_times(engines: tuple[str, ...] = ("numpy", "auto")) -> tuple[dict, dict]:
+    """Each chapter executed in a fresh python3 kernel (nbclient) once per ``GDLAB_SWEEP_ENGINE`` value.
 
-    Returns ``(seconds per chapter, glued values per chapter)``; the glued values are the text form
-    of every ``glue(...)`` output (figures excluded), to check that an engine changes no number.
+    The engines alternate chapter by chapter, so a change of the machine's load during the run hits
+    both alike. Returns ``({engine: {chapter: seconds}}, {engine: {chapter: glued values}})``; the
+    glued values are the text form of every ``glue(...)`` output (figures excluded), to check that
+    an engine changes no number.
     """
     import jupytext
     from nbclient import NotebookClient
 
-    times, glued = {}, {}
+    times = {e: {} for e in engines}
+    glued = {e: {} for e in engines}
     old = os.environ.get("GDLAB_SWEEP_ENGINE")
-    os.environ["GDLAB_SWEEP_ENGINE"] = engine
     try:
         for path in sorted((ROOT / "chapters").glob("[0-9][0-9]_*.md")):
             if "kernelspec:" not in path.read_text(encoding="utf-8")[:2000]:
                 continue                                   # a page without code (the preface)
-            nb = jupytext.read(path)
-            t0 = time.perf_counter()
-            NotebookClient(nb, timeout=900, kernel_name="python3",
-                           resources={"metadata": {"path": str(path.parent)}}).execute()
-            times[path.stem] = time.perf_counter() - t0
-            values = {}
-            for cell in nb.cells:
-                for out in cell.get("outputs", []):
-                    name = out.get("metadata", {}).get("scrapbook", {}).get("name")
-                    texts = [v for k, v in out.get("data", {}).items() if k.endswith("text/plain")]
-                    if name and texts:
-                        values[name] = texts[0]
-            glued[path.stem] = values
-            print(f"  chapter {path.stem:28s} {times[path.stem]:6.1f} s  (engine {engine})", flush=True)
+            for engine in engines:
+                os.environ["GDLAB_SWEEP_ENGINE"] = engine
+                nb = jupytext.read(path)
+                t0 = time.perf_counter()
+                NotebookClient(nb, timeout=900, kernel_name="python3",
+                               resources={"metadata": {"path": str(path.parent)}}).execute()
+                times[engine][path.stem] = time.perf_counter() - t0
+                values = {}
+                for cell in nb.cells:
+                    for out in cell.get("outputs", []):
+                        name = out.get("metadata", {}).get("scrapbook", {}).get("name")
+                        texts = [v for k, v in out.get("data", {}).items() if k.endswith("text/plain")]
+                        if name and texts:
+                            values[name] = texts[0]
+                glued[engine][path.stem] = values
+                print(f"  chapter {path.stem:28s} {times[engine][path.stem]:6.1f} s  (engine {engine})", flush=True)
     finally:
         if old is None:
             os.environ.pop("GDLAB_SWEEP_ENGINE", None)
@@ -247,13 +252,18 @@ def figure(report: dict, path: pathlib.Path) -> None:
         rs = np.asarray(sc["steps"]["n_steps"]) * sc["steps"]["runs"] / sc["runs"]["steps"]
         ax1.loglog(rs, sc["steps"][engine], "s--", color=color,
                    label=f"{engine}: steps varied ({sc['steps']['runs']:,} runs)")
-    ax1.set_xlabel("work (runs × steps / 2,000)")
+    ax1.set_xlabel(f"work (runs × steps / {sc['runs']['steps']:,})")
     ax1.set_ylabel("wall time (s)")
     ax1.legend(fontsize=7)
-    ax1.set_title("time grows linearly with runs and steps")
+    ax1.set_title("time against work (every step computed)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def redraw(folder: pathlib.Path) -> None:
+    """Redraw ``bench.png`` from ``bench.json`` (no measurement)."""
+    figure(json.loads((folder / "bench.json").read_text()), folder / "bench.png")
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -396,9 +406,9 @@ def main(argv: list[str] | None = None) -> dict:
         print("scaling ...", flush=True)
         report["scaling"] = scaling(f, np.random.default_rng(7))
     if args.chapters:
-        print("chapters (fresh kernel each), numpy reference engine, then the default engine ...", flush=True)
-        before, glue_before = chapter_times("numpy")
-        after, glue_after = chapter_times("auto")
+        print("chapters (fresh kernel each), alternately on the numpy reference engine and the default engine ...", flush=True)
+        times, glued = chapter_times(("numpy", "auto"))
+        before, after, glue_before, glue_after = times["numpy"], times["auto"], glued["numpy"], glued["auto"]
         report["chapters"] = {k: {"seconds_numpy_engine": before[k], "seconds": after[k],
                                   "ratio_to_reference": after[k] / ref_s,
                                   "ratio_to_reference_numpy_engine": before[k] / ref_s} for k in after}
