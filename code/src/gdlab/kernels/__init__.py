@@ -5,7 +5,7 @@ One GD sweep is ``n_eta * n_init`` independent runs. The kernel splits them into
 run-major array ``w[param, run]``, so every elementwise loop runs over the runs (contiguous
 memory, SIMD). Divergence checks, retirement of runs at exact floating-point fixed points, the
 tail mean of :math:`\|\nabla f\|` and the kept last iterates are all inside the kernel, following
-the numpy reference (:func:`gdlab.descent._sweep_chunk`) operation for operation.
+the numpy reference (``gdlab.descent._sweep_chunk``) operation for operation.
 
 Kernels exist for :class:`~gdlab.objectives.DeepScalarLinear`,
 :class:`~gdlab.objectives.LinearNetwork` and :class:`~gdlab.objectives.MLP` (every activation it
@@ -172,7 +172,7 @@ def sweep_block_arrays(objective, etas, inits, steps, tail, check_every, blowup,
 
     Returns ``(final (n, total), last (keep_last, n, total) or None, norm_sum (total,), diverged (total,))``.
     ``engine`` is ``"numba"`` (compiled kernel) or ``"numpy"`` (the reference,
-    :func:`gdlab.descent._sweep_chunk`, run chunk by chunk). The runs are cut into chunks of
+    ``gdlab.descent._sweep_chunk``, run chunk by chunk). The runs are cut into chunks of
     ``chunk_size`` runs (default: all at once, or about 1/50 of the work when a progress bar or a
     client is given); with ``client`` (a ``dask.distributed.Client``) each chunk is one task on the
     cluster; ``bar`` (tqdm) advances by ``chunk * steps`` after each chunk.

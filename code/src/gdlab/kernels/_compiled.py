@@ -323,7 +323,7 @@ def sweep_kernel(kind, ip, fp, n_scratch, init_T, etas, n_init, lo, count, steps
     b + 2 nb, ...`` of the chunk (interleaved, so every block mixes step sizes and the cores get
     equal work); ``block_thread[b]`` records the thread that ran it and ``block_work[b]`` the number
     of run-steps it computed (less than runs x steps when runs retire early). The parallel loop is
-    thin; each block runs in the serial :func:`_run_block` (which keeps the compile time short).
+    thin; each block runs in the serial ``_run_block`` (which keeps the compile time short).
     """
     nb = (count + block - 1) // block
     for b in prange(nb):
