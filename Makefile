@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt constraints.txt code/pyproject.toml | cksum | cut -d" " -f1)
 JB_FLAGS := --all -W -n --keep-going
 
-.PHONY: setup book test bench clean clean-env notebooks lab
+.PHONY: setup book test bench bench-deps clean clean-env notebooks lab
 
 $(STAMP): requirements.txt constraints.txt code/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || \
@@ -45,8 +45,14 @@ lab: setup
 	@echo '{"@jupyterlab/docmanager-extension:plugin": {"defaultViewers": {"markdown": "Jupytext Notebook", "myst": "Jupytext Notebook"}}}' > $(LAB_SETTINGS)
 	env -u GDLAB_STRICT $(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" $(if $(filter 0,$(shell id -u)),--allow-root) --ServerApp.default_url=/lab/tree/chapters $(LAB_FLAGS)
 
+# `make bench`: sweep engines vs a JAX peer and a hand-written kernel, scaling, per-chapter times;
+# writes benchmarks/results/bench.json and bench.png (shown by the book's Performance page).
+# The JAX peer needs `make bench-deps` (optional, benchmark only); without it it is skipped.
 bench: setup
-	$(PY) benchmarks/bench_sweep.py
+	$(PY) benchmarks/bench_sweep.py --cold-compile --scaling --chapters --out benchmarks/results
+
+bench-deps: setup
+	$(PY) -m pip install --quiet --disable-pip-version-check -r benchmarks/requirements-bench.txt -c constraints.txt
 
 clean:
 	rm -rf _build .pytest_cache .hypothesis .benchmarks

@@ -17,6 +17,7 @@ rounding (BLAS summation order) on the others.
 """
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 
@@ -324,6 +325,8 @@ def sweep(
     keep_last: int = 2,
     chunk_size: int | None = None,
     retire_fixed_points: bool = True,
+    engine: str = "auto",
+    client: object = None,
 ) -> SweepResult:
     r"""Run GD for every pair (step size, initialisation) as one vectorised computation.
 
@@ -345,6 +348,16 @@ def sweep(
     cache-resident ufunc calls. ``progress=True`` shows a tqdm bar; ``None`` (default) shows it only for
     large sweeps (``n_eta * n_init * steps * n_params >= 5e8``) on an interactive terminal, so it is
     silent in tests and notebooks; ``False`` never.
+
+    ``engine``: ``"numba"`` runs the compiled kernels of ``gdlab.kernels`` (all cores;
+    :class:`~gdlab.objectives.DeepScalarLinear`, :class:`~gdlab.objectives.LinearNetwork`,
+    :class:`~gdlab.objectives.MLP`), ``"numpy"`` this module's reference implementation, ``"auto"``
+    (default) the kernel for :class:`~gdlab.objectives.DeepScalarLinear` sweeps of at least
+    ``AUTO_KERNEL_WORK`` (:math:`10^7`) parameter updates when numba is installed, else the reference; the environment variable
+    ``GDLAB_SWEEP_ENGINE=numpy`` makes ``"auto"`` choose the reference. The kernels give the same results
+    (bit for bit for DeepScalarLinear, to rounding for the others; see ``gdlab.kernels``).
+    ``client``: a ``dask.distributed.Client``; the runs are then cut into chunks computed as tasks on
+    its cluster (same results as in-process).
 
     >>> from gdlab.objectives import DeepScalarLinear
     >>> res = sweep(DeepScalarLinear(2), [0.5, 1.2], np.array([[0.9, 1.2]]), steps=2000)
@@ -369,6 +382,7 @@ def sweep(
     n_eta, n_init, n = etas.size, inits.shape[0], objective.n_params
     total = n_eta * n_init
     chunk = _default_chunk(objective, total) if chunk_size is None else _checks.positive_int(chunk_size, "chunk_size")
+    engine = _resolve_engine(objective, engine, total * steps * n)
 
     # outputs over the flat run index k = i * n_init + j, parameter-major
     final = np.zeros((n, total))
@@ -385,12 +399,19 @@ def sweep(
         bar = tqdm(total=total * steps, desc="GD sweep", unit="run-step", unit_scale=True)
 
     with np.errstate(all="ignore"):
-        for lo in range(0, total, chunk):
-            hi = min(total, lo + chunk)
-            idx = np.arange(lo, hi)
-            wT = init_T[:, idx % n_init].copy()
-            _sweep_chunk(objective, wT, eta_flat[lo:hi], idx, steps, tail, check_every, blowup, keep_last,
-                         final, last, norm_sum, diverged, bar, retire_fixed_points)
+        if engine == "numba" or client is not None:
+            from .kernels import sweep_block_arrays
+
+            final, last, norm_sum, diverged = sweep_block_arrays(
+                objective, etas, inits, steps, tail, check_every, blowup, keep_last, retire_fixed_points,
+                engine=engine, chunk_size=chunk_size, bar=bar, client=client)
+        else:
+            for lo in range(0, total, chunk):
+                hi = min(total, lo + chunk)
+                idx = np.arange(lo, hi)
+                wT = init_T[:, idx % n_init].copy()
+                _sweep_chunk(objective, wT, eta_flat[lo:hi], idx, steps, tail, check_every, blowup, keep_last,
+                             final, last, norm_sum, diverged, bar, retire_fixed_points)
         final_P = np.ascontiguousarray(final.T).reshape(n_eta, n_init, n)
         final_loss = objective.loss(np.where(diverged.reshape(n_eta, n_init)[..., None], 0.0, final_P))
     if bar is not None:
@@ -410,6 +431,35 @@ def sweep(
         tail=tail,
         last_params=last_params,
     )
+
+
+#: ``engine="auto"`` uses a compiled kernel from this many parameter updates (runs x steps x n_params)
+#: on: below it loading the kernel (about 0.2 s) costs more than it saves.
+AUTO_KERNEL_WORK = 10**7
+
+
+def _resolve_engine(objective: Objective, engine: str, work: int) -> str:
+    """``"numba"`` or ``"numpy"`` for ``engine`` in ``("auto", "numba", "numpy")``."""
+    if engine not in ("auto", "numba", "numpy"):
+        raise ValueError(f"engine must be 'auto', 'numba' or 'numpy', got {engine!r}")
+    if engine == "auto" and os.environ.get("GDLAB_SWEEP_ENGINE", "auto") != "auto":
+        engine = os.environ["GDLAB_SWEEP_ENGINE"]      # e.g. to time the chapters on the numpy reference
+        if engine not in ("numba", "numpy"):
+            raise ValueError(f"GDLAB_SWEEP_ENGINE must be 'auto', 'numba' or 'numpy', got {engine!r}")
+        if engine == "numba" and work < AUTO_KERNEL_WORK:
+            engine = "auto"
+    if engine == "numpy":
+        return engine
+    from . import kernels
+
+    has_kernel = kernels.available() and kernels.kind_of(objective) is not None
+    if engine == "numba" and not has_kernel:
+        why = "numba is not installed" if not kernels.available() else f"no kernel for {type(objective).__name__}"
+        raise ValueError(f"engine='numba' is not available: {why}")
+    if engine == "numba":
+        return "numba"
+    auto_ok = has_kernel and kernels.kind_of(objective) in kernels.AUTO_KINDS
+    return "numba" if auto_ok and work >= AUTO_KERNEL_WORK else "numpy"
 
 
 def _sweep_chunk(objective, wT, eta, idx, steps, tail, check_every, blowup, keep_last, final, last, norm_sum, diverged, bar, retire_fixed):

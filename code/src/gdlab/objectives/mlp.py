@@ -5,13 +5,19 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.special import expit as _expit
 
 from .. import _checks
 from ._layout import _mT, _network_data
 from .base import Array, Objective, _quiet
 
 __all__ = ["MLP"]
+
+
+def _expit(z: Array) -> Array:
+    """The logistic function (scipy's, imported on first use: importing scipy.special costs 0.25 s)."""
+    from scipy.special import expit
+
+    return expit(z)
 
 
 def _activation(name: str, z: Array, order: int) -> tuple[Array, ...]:

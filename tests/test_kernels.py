@@ -1,0 +1,164 @@
+"""The compiled sweep kernels (gdlab.kernels) against the numpy reference of gdlab.descent.sweep.
+
+DeepScalarLinear: bit for bit. LinearNetwork and MLP: to rounding, checked over horizons short
+enough that rounding differences are not amplified by unstable directions (a one-ulp change of the
+initialisation moves the numpy reference itself by more over long horizons near saddles).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gdlab import data, descent, kernels
+from gdlab.descent import sweep
+from gdlab.objectives import MLP, DeepScalarLinear, LinearNetwork, Polynomial1D, Quadratic
+
+pytestmark = pytest.mark.skipif(not kernels.available(), reason="numba is not installed")
+
+FIELDS = ("grad_norm", "final_loss", "final_params", "diverged", "last_params")
+
+
+def both(f, etas, inits, steps, **kw):
+    return sweep(f, etas, inits, steps, engine="numba", **kw), sweep(f, etas, inits, steps, engine="numpy", **kw)
+
+
+def assert_identical(a, b) -> None:
+    for name in FIELDS:
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=f"kernel != numpy in {name}")
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3, 4, 5, 7])
+@pytest.mark.parametrize("retire", [True, False])
+def test_deep_scalar_kernel_is_bit_for_bit(depth: int, retire: bool) -> None:
+    rng = np.random.default_rng(depth)
+    f = DeepScalarLinear(depth, target=1.3)
+    etas = (2 / f.min_sharpness()) * np.linspace(0.05, 1.6, 23)     # converging, 2-cycles, chaos, divergence
+    inits = rng.uniform(0.1, 1.9, (17, depth))
+    a, b = both(f, etas, inits, 700, tail=40, check_every=25, keep_last=3, retire_fixed_points=retire)
+    assert_identical(a, b)
+    assert a.diverged.any() and (~a.diverged).any(), "the grid must hold diverging and surviving runs"
+    assert a.converged().any(), "the grid must hold converging runs"
+
+
+@pytest.mark.parametrize("steps, check_every, tail, keep_last", [(200, 10, 50, 2), (57, 5, 57, 58), (12, 3, 1, 0), (40, 1, 7, 1)])
+def test_deep_scalar_kernel_bookkeeping_edge_cases(steps, check_every, tail, keep_last) -> None:
+    f = DeepScalarLinear(3, target=1.0)
+    rng = np.random.default_rng(7)
+    etas = np.array([0.05, 0.3, 0.66, 0.7, 1.0, 5.0])
+    inits = np.vstack([rng.uniform(0.5, 1.5, (5, 3)), np.ones((1, 3))])   # w = (1, 1, 1) is a minimiser
+    a, b = both(f, etas, inits, steps, tail=tail, check_every=check_every, keep_last=keep_last)
+    assert_identical(a, b)
+
+
+def test_retired_fixed_points_save_work_and_change_nothing() -> None:
+    f = DeepScalarLinear(2, target=1.0)
+    rng = np.random.default_rng(0)
+    etas, inits = np.linspace(0.1, 0.6, 12), rng.uniform(0.6, 1.4, (16, 2))
+    _, work_retire = kernels.block_stats(f, etas, inits, 3000, retire=True)
+    _, work_all = kernels.block_stats(f, etas, inits, 3000, retire=False)
+    assert work_all.sum() == etas.size * inits.shape[0] * 3000, "without retirement every run-step is computed"
+    assert work_retire.sum() < 0.5 * work_all.sum(), "runs at exact fixed points must be retired early"
+    a, b = both(f, etas, inits, 3000)
+    assert_identical(a, b)
+
+
+def test_linear_network_kernel_agrees_to_rounding() -> None:
+    rng = np.random.default_rng(11)
+    X = data.general_covariance_inputs(3, 8, rng=1, condition=4.0)
+    for widths in [(3, 2), (3, 4, 2), (3, 3, 4, 2), (3, 2, 5, 3, 2)]:
+        f = LinearNetwork(X, rng.standard_normal((2, 8)), widths)
+        inits = 0.5 * rng.standard_normal((6, f.n_params))
+        etas = np.array([1e-3, 1e-2, 3e-2, 50.0])                       # the last one diverges
+        a, b = both(f, etas, inits, 30, tail=10, check_every=7)
+        np.testing.assert_array_equal(a.diverged, b.diverged)
+        assert a.diverged[-1].all() and not a.diverged[:-1].any(), "expected divergence exactly at the largest step"
+        ok = ~a.diverged
+        np.testing.assert_allclose(a.final_params[ok], b.final_params[ok], rtol=1e-11, atol=1e-13,
+                                   err_msg=f"LinearNetwork{widths}: kernel and numpy differ beyond rounding")
+        np.testing.assert_allclose(a.grad_norm[ok], b.grad_norm[ok], rtol=1e-11)
+        assert np.isnan(a.final_params[~ok]).all() and np.isnan(a.grad_norm[~ok]).all()
+
+
+@pytest.mark.parametrize("activation", MLP.ACTIVATIONS)
+@pytest.mark.parametrize("bias", [False, True])
+def test_mlp_kernel_agrees_to_rounding(activation: str, bias: bool) -> None:
+    rng = np.random.default_rng(5)
+    X, Y = rng.standard_normal((3, 7)), rng.standard_normal((2, 7))
+    for widths in [(3, 2), (3, 5, 2), (3, 4, 6, 2)]:
+        f = MLP(X, Y, widths, activation, bias=bias)
+        inits = f.random_params(rng, size=(5,))
+        etas = np.array([1e-3, 1e-2, 5e-2, 1e3])
+        a, b = both(f, etas, inits, 25, tail=5, check_every=5)
+        np.testing.assert_array_equal(a.diverged[:-1], b.diverged[:-1])
+        ok = ~(a.diverged | b.diverged)
+        ok[-1] = False                                                  # huge step: saturated or diverged either way
+        np.testing.assert_allclose(a.final_params[ok], b.final_params[ok], rtol=1e-10, atol=1e-12,
+                                   err_msg=f"MLP{widths} {activation} bias={bias}: kernel and numpy differ")
+        np.testing.assert_allclose(a.grad_norm[ok], b.grad_norm[ok], rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose(a.final_loss[ok], b.final_loss[ok], rtol=1e-10, atol=1e-14)
+
+
+def test_mlp_one_step_equals_gradient() -> None:
+    rng = np.random.default_rng(9)
+    X, Y = rng.standard_normal((4, 6)), rng.standard_normal((1, 6))
+    f = MLP(X, Y, (4, 3, 3, 1), "tanh", bias=True)
+    w0 = f.random_params(rng, size=(4,))
+    a = sweep(f, [0.1], w0, 1, tail=1, keep_last=0, engine="numba")
+    np.testing.assert_allclose(a.final_params[0], w0 - 0.1 * f.grad(w0), rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(a.grad_norm[0], np.linalg.norm(f.grad(w0), axis=-1), rtol=1e-13)
+
+
+def test_numba_uses_more_than_one_thread() -> None:
+    import numba
+
+    if numba.get_num_threads() < 2:
+        pytest.skip("numba has a single thread on this machine")
+    f = DeepScalarLinear(3)
+    threads, _ = kernels.block_stats(f, np.linspace(0.1, 0.5, 8), np.full((64, 3), 0.9), 2000, block=4)
+    assert threads.min() >= 0, "every block must have run"
+    assert np.unique(threads).size >= 2, f"the blocks ran on threads {np.unique(threads)} only: one core used"
+
+
+def test_chunked_and_progress_paths_give_identical_results() -> None:
+    f = DeepScalarLinear(3)
+    rng = np.random.default_rng(2)
+    etas, inits = np.linspace(0.1, 0.9, 9), rng.uniform(0.5, 1.5, (11, 3))
+    ref = sweep(f, etas, inits, 300, engine="numba")
+    assert_identical(sweep(f, etas, inits, 300, engine="numba", chunk_size=7), ref)
+    assert_identical(sweep(f, etas, inits, 300, engine="numba", progress=True), ref)
+    assert_identical(sweep(f, etas, inits, 300, engine="numpy", progress=True), ref)
+
+
+def test_engine_choice() -> None:
+    f = DeepScalarLinear(3)
+    assert descent._resolve_engine(f, "auto", 10**9) == "numba"
+    assert descent._resolve_engine(f, "auto", 10) == "numpy", "tiny sweeps stay on numpy (kernel load time)"
+    assert descent._resolve_engine(Quadratic(np.eye(2)), "auto", 10**9) == "numpy"
+    X = np.eye(2)
+    assert descent._resolve_engine(LinearNetwork(X, X, (2, 2)), "auto", 10**9) == "numpy", "matrix kernels are opt-in"
+    assert descent._resolve_engine(LinearNetwork(X, X, (2, 2)), "numba", 10) == "numba"
+    assert descent._resolve_engine(f, "numpy", 10**9) == "numpy"
+    with pytest.raises(ValueError, match="engine"):
+        sweep(f, [0.1], np.ones((1, 3)), 10, tail=1, engine="jax")
+    with pytest.raises(ValueError, match="no kernel for Polynomial1D"):
+        sweep(Polynomial1D([0, 0, 1]), [0.1], np.ones((1, 1)), 10, tail=1, engine="numba")
+
+
+def test_importing_gdlab_loads_no_heavy_dependency() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, gdlab, gdlab.pl, gdlab.transition, gdlab.manifold, gdlab.regimes, gdlab.maps, gdlab.kernels; "
+            "print(sorted(m for m in ('scipy', 'sympy', 'sklearn', 'matplotlib', 'numba', 'dask') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]", f"import gdlab loaded {out}: these must be imported lazily, where used"
+
+
+def test_environment_variable_selects_the_reference_engine(monkeypatch) -> None:
+    f = DeepScalarLinear(3)
+    monkeypatch.setenv("GDLAB_SWEEP_ENGINE", "numpy")
+    assert descent._resolve_engine(f, "auto", 10**9) == "numpy"
+    assert descent._resolve_engine(f, "numba", 10**9) == "numba", "an explicit engine wins over the variable"
+    monkeypatch.setenv("GDLAB_SWEEP_ENGINE", "fortran")
+    with pytest.raises(ValueError, match="GDLAB_SWEEP_ENGINE"):
+        descent._resolve_engine(f, "auto", 10**9)
