@@ -236,8 +236,11 @@ def positive_init_bound(net: MLP, w0: ArrayLike, radius: float, output_scale: fl
     and :math:`s = 1` with biases, 0 without,
 
     .. math::
-        Z_1 = r\,(x_{\max} + s),\qquad
-        Z_l = \Bigl(\max_j \sum_k (W_l)_{jk} + \sqrt{m_{l-1}}\,r\Bigr)\,\Phi(Z_{l-1}) + s\,r \quad (2 \le l \le L-1),
+        \begin{aligned}
+        Z_1 &= r\,(x_{\max} + s),\\
+        Z_l &= \Bigl(\max_j \sum_k (W_l)_{jk} + \sqrt{m_{l-1}}\,r\Bigr)\,\Phi(Z_{l-1}) + s\,r
+        \qquad (2 \le l \le L-1),
+        \end{aligned}
 
     :math:`Z = \max_l Z_l`, :math:`c_\varphi = \min(\varphi'(-Z), \varphi'(Z))` (the minimum of :math:`\varphi'`
     on :math:`[-Z, Z]` for tanh, sigmoid and softplus, whose derivatives are unimodal or increasing),
