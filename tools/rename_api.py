@@ -37,27 +37,15 @@ NEW_MODULES = list(MOVED)
 API_AFTER = ".. automodule:: gdlab.pl\n   :members:\n"
 
 
-def _pl_aliases(text: str) -> list[str]:
-    """Names under which a file refers to gdlab.pl (``pl`` or an ``as`` alias); ``gdlab.pl`` is handled too."""
+def _aliases(text: str, module: str) -> list[str]:
+    """Names under which a file refers to ``gdlab.<module>`` (the module's name or an ``as`` alias)."""
     aliases = set()
     for m in re.finditer(r"^from gdlab import ([^\n#]+)", text, flags=re.M):
         for part in m.group(1).replace("(", "").replace(")", "").split(","):
             words = part.split()
-            if words and words[0] == "pl":
-                aliases.add(words[2] if len(words) == 3 and words[1] == "as" else "pl")
-    for m in re.finditer(r"^import gdlab\.pl as (\w+)", text, flags=re.M):
-        aliases.add(m.group(1))
-    return sorted(aliases)
-
-
-def _manifold_aliases(text: str) -> list[str]:
-    aliases = set()
-    for m in re.finditer(r"^from gdlab import ([^\n#]+)", text, flags=re.M):
-        for part in m.group(1).replace("(", "").replace(")", "").split(","):
-            words = part.split()
-            if words and words[0] == "manifold":
-                aliases.add(words[2] if len(words) == 3 and words[1] == "as" else "manifold")
-    for m in re.finditer(r"^import gdlab\.manifold as (\w+)", text, flags=re.M):
+            if words and words[0] == module:
+                aliases.add(words[2] if len(words) == 3 and words[1] == "as" else module)
+    for m in re.finditer(rf"^import gdlab\.{module} as (\w+)", text, flags=re.M):
         aliases.add(m.group(1))
     return sorted(aliases)
 
@@ -87,12 +75,12 @@ def rewrite(text: str, is_api_page: bool = False) -> str:
         # fully qualified references (prose, {func} roles, docstrings)
         text, n_full = re.subn(rf"\bgdlab\.pl\.({alt})\b", rf"gdlab.{module}.\1", text)
         n_alias = 0
-        for alias in _pl_aliases(text):
+        for alias in _aliases(text, "pl"):
             text, k = re.subn(rf"(?<![\w.]){re.escape(alias)}\.({alt})\b", rf"{module}.\1", text)
             n_alias += k
         if n_alias:
             needed.append(module)
-    for alias in _manifold_aliases(text):
+    for alias in _aliases(text, "manifold"):
         text = re.sub(rf"(?<![\w.]){re.escape(alias)}\.sharpness\b", f"{alias}.minimiser_sharpness", text)
     text = re.sub(r"\bgdlab\.manifold\.sharpness\b", "gdlab.manifold.minimiser_sharpness", text)
     text = _ensure_imported(text, needed)
