@@ -12,6 +12,7 @@ The fits are ordinary least squares on the logarithms, batched over trailing axe
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +33,7 @@ __all__ = [
     "classify_runs",
     "detect_period_two",
     "fit_linear_rate",
+    "newton_two_cycle",
     "fit_power_law",
 ]
 
@@ -214,6 +216,26 @@ def fit_power_law(values: ArrayLike, steps: ArrayLike, window: object = None) ->
         stderr=_shape_out(stderr, batch),
         window=(start, stop),
     )
+
+
+def newton_two_cycle(
+    step: Callable[[Array], tuple[Array, Array]], x: Array, iterations: int
+) -> Array:
+    r"""Newton's method for a point of period two of a scalar map, elementwise over an array of starts.
+
+    ``step(x)`` returns :math:`(g(x), g'(x))`. Each iteration solves :math:`g(g(x)) = x` by
+    :math:`x \leftarrow x - \frac{g(g(x)) - x}{g'(g(x))\,g'(x) - 1}`; ``iterations`` steps are taken
+    with no stopping test (the callers check the result). Call it inside ``np.errstate`` when a start
+    may leave the domain.
+
+    >>> newton_two_cycle(lambda x: (-x**3, -3 * x**2), np.array([0.9]), 20)   # the 2-cycle {1, -1} of -x^3
+    array([1.])
+    """
+    for _ in range(iterations):
+        g1, d1 = step(x)
+        g2, d2 = step(g1)
+        x = x - (g2 - x) / (d2 * d1 - 1)
+    return x
 
 
 def detect_period_two(traj: ArrayLike, rtol: float = 1e-6, atol: float = 1e-9) -> PeriodTwo:

@@ -22,6 +22,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import _checks
+from .dynamics import newton_two_cycle
 
 __all__ = ["line_jacobian", "BalancedCycle", "balanced_two_cycle"]
 
@@ -95,10 +96,7 @@ def balanced_two_cycle(depth: int, target: float, step_sizes: ArrayLike, *, iter
 
     with np.errstate(all="ignore"):
         a = a_star * (1 + np.sqrt(np.where(eps > 0, eps, np.nan) / c_v))
-        for _ in range(iterations):
-            g1, d1 = G(a)
-            g2, d2 = G(g1)
-            a = a - (g2 - a) / (d2 * d1 - 1)
+        a = newton_two_cycle(G, a, iterations)
         b, _ = G(a)
         back, _ = G(b)
         ok = (np.isfinite(a) & (np.abs(back - a) < 1e-12 * np.abs(a)) & (np.abs(b - a) > 1e-9 * np.abs(a))

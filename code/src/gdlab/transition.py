@@ -25,7 +25,7 @@ from numpy.typing import ArrayLike, NDArray
 from . import _checks
 from .curvature import sharpness
 from .descent import SweepResult, sweep
-from .dynamics import fit_power_law
+from .dynamics import fit_power_law, newton_two_cycle
 from .objectives import Objective
 
 __all__ = [
@@ -284,10 +284,7 @@ def balanced_cycle_grad_norm(depth: int, target: float, step_sizes: ArrayLike, *
     above = alpha > 0
     with np.errstate(all="ignore"):
         v = np.sqrt(np.where(above, alpha, 0.0) / (onset.a2**2 + onset.a3))
-        for _ in range(iterations):
-            f1, d1 = F(v)
-            f2, d2 = F(f1)
-            v = v - (f2 - v) / (d2 * d1 - 1)
+        v = newton_two_cycle(F, v, iterations)
         f1, _ = F(v)
         f2, _ = F(f1)
         ok = np.isfinite(v) & (np.abs(f2 - v) < 1e-12 * np.maximum(1.0, np.abs(v))) & (np.abs(f1 - v) > 1e-9)
