@@ -11,6 +11,87 @@ from gdlab.descent import run
 from gdlab.objectives import DeepScalarLinear
 
 
+def _reference_scalar_gd(w0, step_size, target, steps, record=None, blowup=1e6):
+    """The loop ``scalar_gd`` had before it became a use of ``descent.run`` (kept verbatim as the reference)."""
+    y, w = float(target), np.array(w0, dtype=np.float64)
+    batch = w.shape[:-1]
+    eta = np.broadcast_to(np.asarray(step_size, dtype=np.float64), batch).copy()
+    rec = np.arange(steps + 1) if record is None else np.unique(np.asarray(record, dtype=np.int64))
+    out = np.empty((rec.size,) + w.shape)
+    eta_col = eta[..., None]
+    diverged = np.zeros(batch, dtype=bool)
+    diverged_at = np.full(batch, steps + 1)
+    j = 0
+    with np.errstate(all="ignore"):
+        for t in range(steps + 1):
+            if t == rec[j]:
+                out[j] = w
+                j += 1
+                if j == rec.size:
+                    break
+            prod = np.prod(w, axis=-1, keepdims=True)
+            w -= eta_col * (prod - y) * (prod / w)
+            if t % 1000 == 999 or t == steps - 1:
+                bad = ~np.all(np.isfinite(w) & (np.abs(w) < blowup) & (w != 0), axis=-1)
+                if bad.any():
+                    diverged_at = np.where(bad & ~diverged, t + 1, diverged_at)
+                    diverged |= bad
+                    w[diverged] = 1.0
+    out[rec.reshape((-1,) + (1,) * len(batch)) >= diverged_at] = np.nan
+    out[~np.isfinite(out)] = np.nan
+    return rec, out, diverged
+
+
+_RNG = np.random.default_rng(20261128)
+_W10 = R.initial_points(_RNG.normal(size=(10, 5)), 0.05, 1e-2, 1.0)
+REFERENCE_CASES = {
+    # chapter 5's shapes: a long run read on a log schedule, a bifurcation sweep read at its last four steps
+    "supercritical-log-schedule": (_W10, 0.41, 1.0, 20000, R.record_schedule(20000, n_log=100)),
+    "step-size-sweep-last-steps": (_W10, np.linspace(0.3, 0.5, 10), 1.0, 12000, np.arange(11997, 12001)),
+    # chapter 4's shape: every step recorded, mixed convergent and divergent runs, a batch (3, 4)
+    "every-step-mixed-divergence": (1 + 0.3 * _RNG.normal(size=(3, 4, 3)), np.array([0.2, 0.7, 1.5])[:, None], 2.0, 2500, None),
+    "diverges-between-checks": (np.array([[1.05, 1.0], [3.0, 3.0]]), np.array([0.5, 0.5]), 1.0, 3000, [0, 1, 2500, 3000]),
+    "overflow-to-inf-before-the-check": (np.array([[40.0, 40.0, 40.0]]), 1.0, 1.0, 1500, [0, 1, 2, 3, 4, 999, 1000, 1500]),
+    "negative-target-depth1": (np.array([[0.5], [-2.0]]), 0.3, -1.0, 1000, None),
+    "hits-zero-at-the-last-step": (np.array([2.0]), 1.0, 0.0, 1, None),  # depth 1, y = 0, eta = 1: w_1 = 0
+    "hits-zero-then-nan": (np.array([2.0]), 1.0, 0.0, 5, None),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCE_CASES))
+def test_scalar_gd_equals_the_old_loop_bit_for_bit(name: str) -> None:
+    """scalar_gd is descent.run on ScalarFactorisation: the same iterates, NaNs and flags as the loop it replaced."""
+    w0, eta, y, steps, record = REFERENCE_CASES[name]
+    rec, params, diverged = _reference_scalar_gd(w0, eta, y, steps, record)
+    ours = R.scalar_gd(w0, eta, y, steps, record=record)
+    assert np.array_equal(ours.steps, rec)
+    assert ours.params.shape == params.shape
+    assert np.array_equal(ours.params, params, equal_nan=True), f"{name}: iterates differ from the old loop"
+    assert np.array_equal(ours.diverged, diverged), f"{name}: divergence flags differ from the old loop"
+
+
+def test_reference_cases_exercise_every_branch() -> None:
+    """The bit-for-bit cases above cover convergence, divergence, overflow to inf and an exact zero."""
+    outcomes = {name: _reference_scalar_gd(*case[:4], case[4]) for name, case in REFERENCE_CASES.items()}
+    assert not outcomes["supercritical-log-schedule"][2].any()
+    assert 0 < outcomes["every-step-mixed-divergence"][2].sum() < 12
+    assert outcomes["hits-zero-at-the-last-step"][2].all() and np.isnan(outcomes["hits-zero-at-the-last-step"][1][-1]).all()
+    assert outcomes["hits-zero-then-nan"][1][1, 0] == 0.0  # the zero itself is a true iterate, recorded
+    over = outcomes["overflow-to-inf-before-the-check"]
+    assert over[2].all() and np.isnan(over[1][4]).all() and np.isfinite(over[1][:4]).all()  # step 4 overflowed
+
+
+def test_scalar_gd_policy_where_it_differs_from_the_old_loop() -> None:
+    """Two edge cases where run's one policy is now applied (the old loop differed, on purpose):
+    a start beyond ``blowup`` is flagged at step 0, and a blow-up after the last check but before the
+    last record is caught by run's check at the last record."""
+    res = R.scalar_gd(np.array([[2e6, 1.0], [1.0, 1.0]]), 0.1, 1.0, 10, blowup=1e6)
+    assert res.diverged.tolist() == [True, False] and np.isnan(res.params[:, 0]).all()
+    res = R.scalar_gd(np.array([[40.0, 40.0, 40.0]]), 1.0, 1.0, 5000, record=[0, 1, 3])
+    assert res.diverged.tolist() == [True] and np.isnan(res.params[-1]).all()
+    assert not _reference_scalar_gd(np.array([[40.0, 40.0, 40.0]]), 1.0, 1.0, 5000, [0, 1, 3])[2].any()
+
+
 def test_scalar_gd_matches_descent_run() -> None:
     rng = np.random.default_rng(0)
     w0 = 1 + 0.1 * rng.normal(size=(3, 4, 5))

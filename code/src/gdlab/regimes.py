@@ -1,8 +1,8 @@
 r"""Plumbing for chapter 5: long GD runs on the deep scalar factorisation, read in tubular coordinates.
 
 * :func:`scalar_gd` iterates :math:`\theta \mapsto \theta - \eta(\prod_i\theta_i - y)\,\prod_i\theta_i/\theta`
-  for a whole batch of initialisations and step sizes with a few array operations per step
-  (about 5 µs per step for a batch of ten depth-5 models), recording the iterates at chosen steps.
+  for a whole batch of initialisations and step sizes (:func:`gdlab.descent.run` on
+  :class:`~gdlab.objectives.ScalarFactorisation`), recording the iterates at chosen steps.
 * :func:`record_schedule` builds a record schedule: every step early on, then logarithmically spaced,
   always ending with the last two steps (so that a period-2 orbit can be read off).
 * :func:`tubular_trace` projects the recorded iterates onto :math:`\mathcal M` (:func:`gdlab.manifold.project`)
@@ -14,11 +14,14 @@ r"""Plumbing for chapter 5: long GD runs on the deep scalar factorisation, read 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import _checks, manifold
+from .descent import run
+from .objectives import ScalarFactorisation
 
 __all__ = [
     "ScalarRun",
@@ -31,6 +34,9 @@ __all__ = [
 ]
 
 Array = NDArray[np.float64]
+
+#: :func:`scalar_gd` applies the divergence test of :func:`gdlab.descent.run` every this many steps
+_CHECK_EVERY = 1000
 
 
 def record_schedule(steps: int, *, dense: int = 0, n_log: int = 200) -> NDArray[np.int64]:
@@ -76,23 +82,21 @@ def scalar_gd(
 ) -> ScalarRun:
     r"""GD on :math:`\ell(\theta) = \tfrac12(\prod_i\theta_i - y)^2` for a batch ``w0`` of shape ``(..., p)``.
 
-    :math:`\nabla\ell(\theta) = (P - y)\,P/\theta` with :math:`P = \prod_i\theta_i` (entries must stay non-zero; a run
-    that hits zero, overflows or leaves :math:`|\theta_i| <` ``blowup`` is frozen and flagged).  ``step_size`` is a
-    scalar or broadcasts to the batch shape.  ``record`` lists the steps to store (default: every step).
+    A thin use of :func:`gdlab.descent.run` on :class:`~gdlab.objectives.ScalarFactorisation`, whose step is
+    :math:`\theta - (\eta(P - y))\,(P/\theta)` with :math:`P = \prod_i\theta_i` (the quotient gradient: entries
+    must stay non-zero), for ``record[-1]`` steps, recording at ``record`` (default: every step up to ``steps``),
+    with ``run``'s divergence policy checked every 1000 steps and at the last record: a run that hits zero,
+    overflows or leaves :math:`|\theta_i| <` ``blowup`` is frozen and flagged, its records from that check on
+    are NaN (and a non-finite record is NaN).  ``step_size`` is a scalar or broadcasts to the batch shape.
+    About 5 µs per step for a batch of ten depth-5 models.
 
-    Not a use of :func:`gdlab.descent.run` (issue 10 considered it): ``run`` on
-    :class:`~gdlab.objectives.DeepScalarLinear` forms the gradient from prefix and suffix products, which
-    agrees with this loop to about :math:`10^{-14}` relative but not bit for bit, and is about three times
-    slower per step; chapter 5 quotes rounding-level quantities of these runs (deviations near
-    :math:`10^{-8}`, a final gradient near :math:`10^{-13}`) and would double its execution time.
-
-    >>> run = scalar_gd(np.array([1.2, 0.9]), 0.1, 1.0, 200, record=[0, 200])
-    >>> abs(float(np.prod(run.params[-1])) - 1.0) < 1e-8
+    >>> res = scalar_gd(np.array([1.2, 0.9]), 0.1, 1.0, 200, record=[0, 200])
+    >>> abs(float(np.prod(res.params[-1])) - 1.0) < 1e-8
     True
     """
     y = _checks.finite_scalar(target, "target")
     blowup = float(_checks.positive_finite(blowup, "blowup"))
-    w = _checks.finite_array(w0, "w0").copy()
+    w = _checks.finite_array(w0, "w0")
     if w.ndim == 0 or w.shape[-1] < 1:
         raise ValueError(f"w0 must have shape (..., p), got {w.shape}")
     if np.any(w == 0):
@@ -107,30 +111,9 @@ def scalar_gd(
     rec = np.arange(steps + 1) if record is None else np.unique(np.asarray(record, dtype=np.int64))
     if rec.size == 0 or rec[0] < 0 or rec[-1] > steps:
         raise ValueError(f"record must hold steps in [0, {steps}], got {record!r}")
-    out = np.empty((rec.size,) + w.shape)
-    eta_col = eta[..., None]
-    diverged = np.zeros(batch, dtype=bool)
-    diverged_at = np.full(batch, steps + 1)
-    j = 0
-    with np.errstate(all="ignore"):
-        for t in range(steps + 1):
-            if t == rec[j]:
-                out[j] = w
-                j += 1
-                if j == rec.size:
-                    break
-            prod = np.prod(w, axis=-1, keepdims=True)
-            w -= eta_col * (prod - y) * (prod / w)
-            if t % 1000 == 999 or t == steps - 1:
-                bad = ~np.all(np.isfinite(w) & (np.abs(w) < blowup) & (w != 0), axis=-1)
-                if bad.any():
-                    diverged_at = np.where(bad & ~diverged, t + 1, diverged_at)
-                    diverged |= bad
-                    w[diverged] = 1.0
-    # records after the check that caught a divergence hold the frozen state: NaN them (earlier ones are true iterates)
-    out[rec.reshape((-1,) + (1,) * len(batch)) >= diverged_at] = np.nan
-    out[~np.isfinite(out)] = np.nan
-    return ScalarRun(steps=rec, params=out, step_size=eta, target=y, diverged=diverged)
+    traj = run(ScalarFactorisation(w.shape[-1], y), w, eta, int(rec[-1]), record_at=rec, blowup=blowup,
+               check_every=_CHECK_EVERY)
+    return ScalarRun(steps=rec, params=cast(Array, traj.params), step_size=eta, target=y, diverged=traj.diverged)
 
 
 @dataclass(frozen=True)
