@@ -153,7 +153,7 @@ def run(
 
     **Records.** Loss and :math:`\|\nabla f\|` (and the parameters if ``keep_params``) at steps
     ``0, record_every, 2 record_every, ...`` and the last step, or, if ``record_at`` is given, at exactly
-    those iteration numbers (e.g. :func:`gdlab.regimes.record_schedule` for long runs); the sharpness every
+    those iteration numbers (e.g. :func:`gdlab.tubular_runs.record_schedule` for long runs); the sharpness every
     ``sharpness_every`` steps and at the iteration numbers listed in ``sharpness_at`` (with
     :func:`gdlab.curvature.top_eigenpair`, ``method=sharpness_method``, warm-started from the previous
     eigenvector). ``step_size`` is a scalar or broadcasts against the batch shape ``w0.shape[:-1]``.

@@ -1,4 +1,4 @@
-"""Tests of gdlab.regimes: the lean scalar GD loop, record schedules, tubular traces and the three regimes in brief."""
+"""Tests of gdlab.tubular_runs: the lean scalar GD loop, record schedules, tubular traces and the three regimes in brief."""
 from __future__ import annotations
 
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from gdlab import dynamics, manifold
-from gdlab import regimes as R
+from gdlab import tubular_runs as R
 from gdlab.descent import run
 from gdlab.objectives import DeepScalarLinear
 
