@@ -224,6 +224,11 @@ def run(
         eta = eta[..., None]
         p_axis = -1
 
+    if own:  # records written in place (a long run of a small batch spends little per step)
+        record_index = {step: i for i, step in enumerate(sorted(record))}
+        own_records = np.empty((len(record_index),) + state.shape)
+        scaled_grad = objective._scaled_grad
+
     def params() -> Array:
         return np.moveaxis(state, 0, -1) if fast else state
 
@@ -231,7 +236,7 @@ def run(
         for t in range(steps + 1):
             if own:
                 if t in record:
-                    kept.append(np.where(diverged[..., None], np.nan, state))
+                    own_records[record_index[t]] = state  # records from a run's detection on are NaN'd below
             else:
                 g = objective._grad_T(state, out=gbuf, work=work) if fast else objective.grad(state)
             if t in record and not own:
@@ -252,7 +257,7 @@ def run(
                 g *= eta
                 state -= g
             elif own:
-                state -= objective._scaled_grad(state, eta)
+                state -= scaled_grad(state, eta)
             else:
                 state = state - eta * g
             if (t + 1) % check_every == 0 or t + 1 == steps:
@@ -266,7 +271,7 @@ def run(
                         state = np.where(diverged[..., None], 0.0, state)
     steps_arr = np.asarray(sorted(record), dtype=np.int64)
     if own:  # the records' loss and gradient norm, in one batched call each
-        params_arr = np.stack(kept)
+        params_arr = own_records
         with np.errstate(all="ignore"):
             loss_arr = objective.loss(params_arr)
             g = objective.grad(params_arr)
@@ -278,7 +283,7 @@ def run(
         params_arr = np.stack(kept) if keep_params else None
     if params_arr is not None:
         params_arr[~np.isfinite(params_arr)] = np.nan
-    if check_every > 1:  # records at or after the check that caught a divergence are NaN
+    if check_every > 1 or own:  # records at or after the check that caught a divergence are NaN
         late = steps_arr.reshape((-1,) + (1,) * len(batch)) >= detected_at
         loss_arr[late] = np.nan
         norm_arr[late] = np.nan

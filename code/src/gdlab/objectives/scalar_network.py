@@ -176,8 +176,9 @@ class ScalarFactorisation(DeepScalarLinear):
         return g
 
     def _scaled_grad(self, w: Array, step_size: Array) -> Array:
-        # the operation order of the GD step, valid while no entry is zero (see _outside_domain)
-        prod = np.prod(w, axis=-1, keepdims=True)
+        # the operation order of the GD step, valid while no entry is zero (see _outside_domain); the ufunc's
+        # reduce is what np.prod calls (the same products), without its Python-level dispatch
+        prod = np.multiply.reduce(w, axis=-1, keepdims=True)
         return step_size * (prod - self.target) * (prod / w)
 
     def _outside_domain(self, w: Array, axis: int = -1) -> NDArray[np.bool_] | None:
