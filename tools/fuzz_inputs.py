@@ -21,7 +21,7 @@ import numpy as np
 
 from gdlab import curvature, data, descent, dynamics, manifold, initialisation, statistics
 from gdlab import interval_maps, phase_transition, pl_criterion, tubular_runs
-from gdlab.objectives import MLP, DeepScalarLinear, LinearNetwork, Polynomial1D, Quadratic
+from gdlab.objectives import MLP, DeepScalarLinear, LinearNetwork, Polynomial1D, Quadratic, ScalarFactorisation
 
 Q = Quadratic(np.diag([1.0, 4.0]))
 D3 = DeepScalarLinear(3)
@@ -169,6 +169,12 @@ INVALID = [
     ("target", lambda: tubular_runs.scalar_gd([1.0, 1.0], 0.1, np.nan, 10)),
     ("target", lambda: tubular_runs.scalar_gd([1.0, 1.0], 0.1, [1.0, 2.0], 10)),
     ("record", lambda: tubular_runs.scalar_gd([1.0, 1.0], 0.1, 1.0, 10, record=[11])),
+    ("record", lambda: tubular_runs.scalar_gd([1.0, 1.0], 0.1, 1.0, 10, record=[1.5])),
+    ("record", lambda: tubular_runs.scalar_gd([1.0, 1.0], 0.1, 1.0, 10, record=[])),
+    ("record", lambda: tubular_runs.scalar_gd([1.0, 1.0], 0.1, 1.0, 10, record="ab")),
+    ("w0", lambda: tubular_runs.scalar_gd([1.0, 0.0], 0.1, 1.0, 10)),
+    ("w0", lambda: descent.run(ScalarFactorisation(2), [1.0, np.inf], 0.1, 5)),
+    ("depth", lambda: ScalarFactorisation(0)),
     ("steps", lambda: tubular_runs.record_schedule(0)),
     ("run", lambda: tubular_runs.tubular_trace("run")),
     ("directions", lambda: tubular_runs.initial_points(np.ones(3), 0.1, 0.0, 1.0)),
@@ -202,6 +208,11 @@ VALID = [
     lambda: descent.run(Q, [1, 1], 1, 3),
     lambda: descent.sweep(D3, [1], [[1, 1, 1]], 10, tail=5),
     lambda: descent.run(Q, [1, 1], 0.1, 0),
+    lambda: tubular_runs.scalar_gd([[1, 2]], 0.1, 1, 0),
+    lambda: tubular_runs.scalar_gd([[1, 2], [2, 1]], [0.1, 0.2], 1, 5, record=(0, np.int64(5))),
+    lambda: _expect_shape(tubular_runs.scalar_gd(np.ones((0, 3)), 0.1, 1.0, 5).params, (6, 0, 3)),
+    lambda: _expect_shape(descent.run(ScalarFactorisation(3), np.ones((0, 3)), 0.1, 4).loss, (5, 0)),
+    lambda: _expect_shape(ScalarFactorisation(2).grad([[0, 1], [2, 3]]), (2, 2)),
     # empty batches
     lambda: Q.loss(np.zeros((0, 2))),
     lambda: Q.hessian(np.zeros((0, 2))),

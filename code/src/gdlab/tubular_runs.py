@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import _checks, manifold
-from .descent import run
+from .descent import _iteration_numbers, run
 from .objectives import ScalarFactorisation
 
 __all__ = [
@@ -102,16 +102,19 @@ def scalar_gd(
     if np.any(w == 0):
         raise ValueError("w0 must have non-zero entries")
     steps = _checks.positive_int(steps, "steps", minimum=0)
-    eta = _checks.positive_finite(step_size, "step_size")
+    eta_in = _checks.positive_finite(step_size, "step_size")
     batch = w.shape[:-1]
     try:
-        eta = np.broadcast_to(eta, batch).copy()
+        eta = np.broadcast_to(eta_in, batch).copy()
     except ValueError:
-        raise ValueError(f"step_size of shape {eta.shape} does not broadcast to the batch shape {batch}") from None
-    rec = np.arange(steps + 1) if record is None else np.unique(np.asarray(record, dtype=np.int64))
-    if rec.size == 0 or rec[0] < 0 or rec[-1] > steps:
-        raise ValueError(f"record must hold steps in [0, {steps}], got {record!r}")
-    traj = run(ScalarFactorisation(w.shape[-1], y), w, eta, int(rec[-1]), record_at=rec, blowup=blowup,
+        raise ValueError(f"step_size of shape {eta_in.shape} does not broadcast to the batch shape {batch}") from None
+    if record is None:
+        rec = np.arange(steps + 1)
+    else:
+        rec = np.asarray(sorted(_iteration_numbers(record, steps, "record")), dtype=np.int64)
+        if rec.size == 0:
+            raise ValueError(f"record must hold at least one step in [0, {steps}], got {record!r}")
+    traj = run(ScalarFactorisation(w.shape[-1], y), w, eta_in, int(rec[-1]), record_at=rec, blowup=blowup,
                check_every=_CHECK_EVERY)
     return ScalarRun(steps=rec, params=cast(Array, traj.params), step_size=eta, target=y, diverged=traj.diverged)
 
