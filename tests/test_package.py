@@ -17,7 +17,8 @@ import gdlab
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PKG = ROOT / "code" / "src" / "gdlab"
 MODULES = sorted(
-    m.name for m in pkgutil.walk_packages(gdlab.__path__, "gdlab.") if not m.name.rsplit(".", 1)[-1].startswith("_")
+    m.name for m in pkgutil.walk_packages(gdlab.__path__, "gdlab.")
+    if not m.name.rsplit(".", 1)[-1].startswith("_") and m.name.removeprefix("gdlab.") not in gdlab._OLD_NAMES
 )
 
 
