@@ -158,8 +158,9 @@ def run(
     :func:`gdlab.curvature.top_eigenpair`, ``method=sharpness_method``, warm-started from the previous
     eigenvector). ``step_size`` is a scalar or broadcasts against the batch shape ``w0.shape[:-1]``.
 
-    **Divergence policy** (the same in :func:`sweep`). At step 0, every ``check_every`` steps and at the
-    last step, a run whose parameters are non-finite, leave :math:`|w_i| <` ``blowup`` or leave the
+    **Divergence policy** (the same in :func:`sweep`, which has no domain test: there a zero entry of a
+    :class:`~gdlab.objectives.ScalarFactorisation` run turns into NaN one step later and is caught as
+    non-finite). At step 0, every ``check_every`` steps and at the last step, a run whose parameters are non-finite, leave :math:`|w_i| <` ``blowup`` or leave the
     objective's domain (:class:`~gdlab.objectives.ScalarFactorisation`: an entry exactly zero; the other
     objectives have none) is flagged in ``diverged`` and frozen at 0; its records from that check on are
     NaN. With ``check_every > 1`` the records between the blow-up and the check that caught it hold the
