@@ -268,3 +268,52 @@ def test_run_record_at_and_check_every() -> None:
             run(f, [0.5], 0.1, steps=40, record_at=bad)
     with pytest.raises(ValueError, match="check_every"):
         run(f, [0.5], 0.1, steps=40, check_every=0)
+
+
+# --------------------------------------------------------------------------- an objective with its own GD increment
+
+
+def test_run_steps_scalar_factorisation_by_its_own_increment() -> None:
+    """run on ScalarFactorisation iterates gd_map bit for bit, with the quotient arithmetic (eta (P - y)) (P / w)."""
+    from gdlab.objectives import ScalarFactorisation
+
+    f = ScalarFactorisation(4, 1.5)
+    rng = np.random.default_rng(3)
+    w = 1.1 + 0.1 * rng.normal(size=(2, 3, 4))
+    eta = np.array([0.05, 0.2, 0.3])
+    traj = run(f, w, eta, 40, record_at=[0, 17, 40])
+    cur = w.copy()
+    for t in range(41):
+        if t in (0, 17, 40):
+            assert np.array_equal(traj.params[[0, 17, 40].index(t)], cur)
+        prod = np.prod(cur, axis=-1, keepdims=True)
+        step = eta[:, None] * (prod - 1.5) * (prod / cur)
+        assert np.array_equal(gd_map(f, cur, eta), cur - step)
+        cur = cur - step
+    np.testing.assert_array_equal(traj.loss, f.loss(traj.params))
+    np.testing.assert_allclose(traj.grad_norm, np.linalg.norm(f.grad(traj.params), axis=-1), rtol=1e-14)
+    # the same run on DeepScalarLinear (prefix/suffix products) agrees to rounding, not bit for bit
+    other = run(DeepScalarLinear(4, 1.5), w, eta, 40, record_at=[0, 17, 40])
+    np.testing.assert_allclose(other.params, traj.params, rtol=1e-12)
+    lean = run(f, w, eta, 40, record_at=[0, 17, 40], keep_params=False)
+    assert lean.params is None and np.array_equal(lean.loss, traj.loss)
+
+
+def test_run_flags_a_run_that_leaves_the_objective_domain() -> None:
+    """ScalarFactorisation's domain excludes zero entries: a run reaching one is flagged at the next check."""
+    from gdlab.objectives import ScalarFactorisation
+
+    f = ScalarFactorisation(1, 0.0)  # w - eta (w - 0) (w / w): eta = 1 sends every start to 0 in one step
+    traj = run(f, np.array([[2.0], [3.0]]), np.array([1.0, 0.5]), 3, check_every=1)
+    assert traj.diverged.tolist() == [True, False]
+    assert np.isnan(traj.params[1:, 0]).all() and traj.params[0, 0, 0] == 2.0
+    assert traj.params[3, 1, 0] == 3.0 / 8
+    flat = run(DeepScalarLinear(1, 0.0), np.array([[2.0]]), 1.0, 3)  # the same map, no domain: 0 is a minimiser
+    assert not flat.diverged.any() and flat.params[-1, 0, 0] == 0.0
+
+
+def test_run_records_non_finite_parameters_as_nan() -> None:
+    """Between a blow-up and the check that catches it, recorded parameters are huge or NaN, never inf."""
+    traj = run(Polynomial1D([0, 0, 0, 0, 0.25]), np.array([[30.0]]), 1.0, 10, check_every=10)
+    assert traj.diverged.all() and not np.isinf(traj.params).any()
+    assert np.isnan(traj.params[-1]).all() and np.isfinite(traj.params[:2]).all()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gdlab import data, initialisation, pl
+from gdlab import data, initialisation, pl_criterion as pl
 from gdlab.objectives import MLP
 
 

@@ -148,7 +148,7 @@ def test_importing_gdlab_loads_no_heavy_dependency() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, gdlab, gdlab.pl, gdlab.transition, gdlab.manifold, gdlab.regimes, gdlab.maps, gdlab.kernels; "
+    code = ("import sys, gdlab, gdlab.pl_criterion, gdlab.phase_transition, gdlab.manifold, gdlab.tubular_runs, gdlab.interval_maps, gdlab.kernels; "
             "print(sorted(m for m in ('scipy', 'sympy', 'sklearn', 'matplotlib', 'numba', 'dask') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]", f"import gdlab loaded {out}: these must be imported lazily, where used"

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gdlab import data, lazy, pl, initialisation
+from gdlab import data, lazy, pl_criterion as pl, initialisation
 from gdlab.objectives import MLP, Quadratic
 
 

@@ -18,7 +18,7 @@ import pytest
 
 from gdlab import curvature, data
 from gdlab import objectives as obj
-from gdlab.objectives import MLP, DeepScalarLinear, LinearNetwork, Objective, Polynomial1D, Quadratic
+from gdlab.objectives import MLP, DeepScalarLinear, LinearNetwork, Objective, Polynomial1D, Quadratic, ScalarFactorisation
 
 
 @dataclass
@@ -86,6 +86,9 @@ CASES = [
     Case("scalar-depth2", lambda: DeepScalarLinear(2, 1.0), minimisers=_scalar_minimisers),
     Case("scalar-depth3-negative-target", lambda: DeepScalarLinear(3, -1.5), minimisers=_scalar_minimisers),
     Case("scalar-depth5", lambda: DeepScalarLinear(5, 0.7), minimisers=_scalar_minimisers),
+    Case("scalar-factorisation-depth1", lambda: ScalarFactorisation(1, 2.0), minimisers=_scalar_minimisers),
+    Case("scalar-factorisation-depth3-negative-target", lambda: ScalarFactorisation(3, -1.5), minimisers=_scalar_minimisers),
+    Case("scalar-factorisation-depth5", lambda: ScalarFactorisation(5, 0.7), minimisers=_scalar_minimisers),
     Case("linear-2-whitened", lambda: _lin(2, True), minimisers=_linear_minimisers),
     Case("linear-3-whitened", lambda: _lin(3, True), minimisers=_linear_minimisers),
     Case("linear-3-general", lambda: _lin(3, False)),

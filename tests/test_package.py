@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata as md
+import importlib.util
 import pathlib
 import pkgutil
 import subprocess
@@ -16,7 +17,8 @@ import gdlab
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PKG = ROOT / "code" / "src" / "gdlab"
 MODULES = sorted(
-    m.name for m in pkgutil.walk_packages(gdlab.__path__, "gdlab.") if not m.name.rsplit(".", 1)[-1].startswith("_")
+    m.name for m in pkgutil.walk_packages(gdlab.__path__, "gdlab.")
+    if not m.name.rsplit(".", 1)[-1].startswith("_") and m.name.removeprefix("gdlab.") not in gdlab._OLD_NAMES
 )
 
 
@@ -25,8 +27,8 @@ def test_import_gdlab_is_light_and_submodules_load_on_access() -> None:
         "import sys, gdlab\n"
         "heavy = [m for m in ('scipy', 'sympy', 'sklearn', 'matplotlib') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
-        "assert 'gdlab.pl' not in sys.modules\n"
-        "assert callable(gdlab.pl.certify) and 'gdlab.pl' in sys.modules\n"
+        "assert 'gdlab.pl_criterion' not in sys.modules\n"
+        "assert callable(gdlab.pl_criterion.certify) and 'gdlab.pl_criterion' in sys.modules\n"
         "assert gdlab.symbolic.__name__ == 'gdlab.symbolic'\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -36,7 +38,7 @@ def test_import_gdlab_is_light_and_submodules_load_on_access() -> None:
 def test_unknown_attribute_and_dir() -> None:
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         gdlab.nope  # noqa: B018
-    assert {"descent", "objectives", "pl", "__version__"} <= set(dir(gdlab))
+    assert {"descent", "objectives", "pl_criterion", "__version__"} <= set(dir(gdlab))
     assert set(gdlab.SUBMODULES) <= set(gdlab.__all__)
 
 
@@ -78,6 +80,30 @@ def test_layout_moved_names_still_resolve() -> None:
     assert "positive_init" not in pl.__all__ and "sharpness" not in manifold.__all__
     with pytest.raises(AttributeError):
         pl.nope  # noqa: B018
+
+
+#: the chapter-named modules of issue 10 and the names they now have (spelt as strings: tools/rename_api.py
+#: rewrites every use of the old names in this file)
+OLD_MODULE_NAMES = {"pl": "pl_criterion", "maps": "interval_maps", "transition": "phase_transition", "regimes": "tubular_runs"}
+
+
+@pytest.mark.parametrize("old", sorted(OLD_MODULE_NAMES))
+def test_old_module_names_are_the_new_modules(old: str) -> None:
+    """``gdlab.<old>`` still imports, as the very module ``gdlab.<new>`` (no copy, no warning), and is not listed."""
+    import warnings
+
+    new = OLD_MODULE_NAMES[old]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        module = importlib.import_module(f"gdlab.{old}")
+        attr = getattr(gdlab, old)
+    assert module is importlib.import_module(f"gdlab.{new}") is attr is sys.modules[f"gdlab.{old}"]
+    assert old not in gdlab.SUBMODULES and new in gdlab.SUBMODULES and old not in gdlab.__all__
+    assert gdlab._OLD_NAMES == OLD_MODULE_NAMES
+    spec = importlib.util.spec_from_file_location("rename_api", ROOT / "tools" / "rename_api.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    assert tool.RENAMED == OLD_MODULE_NAMES, "tools/rename_api.py and gdlab._OLD_NAMES must agree"
 
 
 def test_objectives_subpackage_keeps_its_public_names() -> None:

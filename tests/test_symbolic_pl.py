@@ -1,4 +1,4 @@
-"""Tests of gdlab.symbolic.pl: each derived expression against numerics or gdlab.pl."""
+"""Tests of gdlab.symbolic.pl: each derived expression against numerics or gdlab.pl_criterion."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,7 +7,7 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gdlab import pl
+from gdlab import pl_criterion as pl
 from gdlab.symbolic import pl as sym
 
 

@@ -135,7 +135,7 @@ def plain_power_iteration(objective: Objective, w: Array, v: Array, iters: int) 
     :math:`\|Hv\|` met, both lower bounds on the spectral radius :math:`\rho(H) = \max_i|\lambda_i|` that tighten
     with ``iters`` (for symmetric :math:`H` the sequence :math:`\|Hv_k\|` is non-decreasing), and the final
     vector. The one plain power iteration of the package: it estimates the shift of the ``"power"`` method
-    and the operator norm of :func:`gdlab.pl.hessian_norm`.
+    and the operator norm of :func:`gdlab.pl_criterion.hessian_norm`.
     """
     last = np.zeros(w.shape[:-1])
     largest = np.zeros(w.shape[:-1])

@@ -75,7 +75,7 @@ def gd_map(objective: Objective, w: ArrayLike, step_size: ArrayLike) -> Array:
     except ValueError:
         raise ValueError(f"step_size of shape {eta.shape} does not broadcast to the batch shape {w.shape[:-1]}") from None
     with np.errstate(all="ignore"):
-        return w - eta[..., None] * objective.grad(w)
+        return w - objective._scaled_grad(w, eta[..., None])
 
 
 @dataclass(frozen=True)
@@ -104,6 +104,13 @@ class Trajectory:
 def _blown_up(w: Array, blowup: float, axis: int = -1) -> NDArray[np.bool_]:
     with np.errstate(invalid="ignore"):
         return ~np.all(np.abs(w) < blowup, axis=axis)
+
+
+def _leaves(objective: Objective, w: Array, blowup: float, axis: int = -1) -> NDArray[np.bool_]:
+    """The divergence test of :func:`run`: non-finite, beyond ``blowup``, or outside the objective's domain."""
+    bad = _blown_up(w, blowup, axis)
+    outside = objective._outside_domain(w, axis)
+    return bad if outside is None else bad | outside
 
 
 def _step_sizes_for_batch(step_size: ArrayLike, batch: tuple[int, ...], name: str = "step_size") -> Array:
@@ -146,20 +153,29 @@ def run(
 
     **Records.** Loss and :math:`\|\nabla f\|` (and the parameters if ``keep_params``) at steps
     ``0, record_every, 2 record_every, ...`` and the last step, or, if ``record_at`` is given, at exactly
-    those iteration numbers (e.g. :func:`gdlab.regimes.record_schedule` for long runs); the sharpness every
+    those iteration numbers (e.g. :func:`gdlab.tubular_runs.record_schedule` for long runs); the sharpness every
     ``sharpness_every`` steps and at the iteration numbers listed in ``sharpness_at`` (with
     :func:`gdlab.curvature.top_eigenpair`, ``method=sharpness_method``, warm-started from the previous
     eigenvector). ``step_size`` is a scalar or broadcasts against the batch shape ``w0.shape[:-1]``.
 
-    **Divergence policy** (the same in :func:`sweep`). Every ``check_every`` steps and at the last step,
-    a run whose parameters are non-finite or leave :math:`|w_i| <` ``blowup`` is flagged in ``diverged``
-    and frozen at 0; its records from that check on are NaN. With ``check_every > 1`` the records between
-    the blow-up and the check that caught it hold the (huge or non-finite) iterates themselves.
+    **Divergence policy** (the same in :func:`sweep`, which has no domain test: there a zero entry of a
+    :class:`~gdlab.objectives.ScalarFactorisation` run turns into NaN one step later and is caught as
+    non-finite). At step 0, every ``check_every`` steps and at the last step, a run whose parameters are non-finite, leave :math:`|w_i| <` ``blowup`` or leave the
+    objective's domain (:class:`~gdlab.objectives.ScalarFactorisation`: an entry exactly zero; the other
+    objectives have none) is flagged in ``diverged`` and frozen at 0; its records from that check on are
+    NaN. With ``check_every > 1`` the records between the blow-up and the check that caught it hold the
+    iterates themselves: huge values, or NaN where an entry is no longer finite (a recorded parameter is
+    finite or NaN, never infinite).
 
     Objectives whose parameter-major gradient has exactly the arithmetic of ``grad`` (``_grad_T_exact``:
     :class:`~gdlab.objectives.DeepScalarLinear`, :class:`~gdlab.objectives.Polynomial1D`) are iterated in
     that layout with in-place updates, as in :func:`sweep`; the iterates are those of
-    ``w - step_size * grad(w)`` bit for bit either way.
+    ``w - step_size * grad(w)`` bit for bit either way. An objective with its own GD increment
+    (:class:`~gdlab.objectives.ScalarFactorisation`: :math:`(\eta(P - y))(P/w)`, the operation order of
+    :func:`gdlab.tubular_runs.scalar_gd`) is iterated by that increment alone, equal to
+    :func:`gd_map` bit for bit; the loss and gradient norm of its records are evaluated at the end, in one
+    batched call on the recorded parameters (so the parameters are kept in memory even when
+    ``keep_params=False``).
 
     >>> from gdlab.objectives import Quadratic
     >>> traj = run(Quadratic(np.eye(1)), np.array([1.0]), 0.5, steps=3)
@@ -192,11 +208,13 @@ def run(
     if sharpness_at is not None:
         sharp_at |= _iteration_numbers(sharpness_at, steps, "sharpness_at")
     losses, norms, kept, sharp = [], [], [], []
-    diverged = _blown_up(w, blowup)
+    diverged = _leaves(objective, w, blowup)
     detected_at = np.where(diverged, 0, steps + 1)  # the check that flagged each run
     vec = None
 
     fast = bool(getattr(objective, "_grad_T_exact", False))
+    # an objective with its own increment is stepped by it alone; its records are evaluated at the end
+    own = type(objective)._scaled_grad is not Objective._scaled_grad and not fast
     if fast:  # parameter-major state (n_params, *batch), updated in place
         state = np.ascontiguousarray(np.moveaxis(w, -1, 0))
         gbuf = np.empty_like(state)
@@ -207,13 +225,22 @@ def run(
         eta = eta[..., None]
         p_axis = -1
 
+    if own:  # records written in place (a long run of a small batch spends little per step)
+        record_index = {step: i for i, step in enumerate(sorted(record))}
+        own_records = np.empty((len(record_index),) + state.shape)
+        scaled_grad = objective._scaled_grad
+
     def params() -> Array:
         return np.moveaxis(state, 0, -1) if fast else state
 
     with np.errstate(all="ignore"):
         for t in range(steps + 1):
-            g = objective._grad_T(state, out=gbuf, work=work) if fast else objective.grad(state)
-            if t in record:
+            if own:
+                if t in record:
+                    own_records[record_index[t]] = state  # records from a run's detection on are NaN'd below
+            else:
+                g = objective._grad_T(state, out=gbuf, work=work) if fast else objective.grad(state)
+            if t in record and not own:
                 w_t = params()
                 losses.append(np.where(diverged, np.nan, objective.loss(w_t)))
                 gb = np.moveaxis(g, 0, -1) if fast else g  # the layout grad() returns (same einsum order)
@@ -230,10 +257,12 @@ def run(
             if fast:
                 g *= eta
                 state -= g
+            elif own:
+                state -= scaled_grad(state, eta)
             else:
                 state = state - eta * g
             if (t + 1) % check_every == 0 or t + 1 == steps:
-                newly = _blown_up(state, blowup, axis=p_axis) & ~diverged
+                newly = _leaves(objective, state, blowup, axis=p_axis) & ~diverged
                 if newly.any():
                     diverged = diverged | newly
                     detected_at = np.where(newly, t + 1, detected_at)
@@ -242,9 +271,20 @@ def run(
                     else:
                         state = np.where(diverged[..., None], 0.0, state)
     steps_arr = np.asarray(sorted(record), dtype=np.int64)
-    loss_arr, norm_arr = np.stack(losses), np.stack(norms)
-    params_arr = np.stack(kept) if keep_params else None
-    if check_every > 1:  # records at or after the check that caught a divergence are NaN
+    if own:  # the records' loss and gradient norm, in one batched call each
+        params_arr = own_records
+        with np.errstate(all="ignore"):
+            loss_arr = objective.loss(params_arr)
+            g = objective.grad(params_arr)
+            norm_arr = np.sqrt(np.einsum("...i,...i->...", g, g))
+        if not keep_params:
+            params_arr = None
+    else:
+        loss_arr, norm_arr = np.stack(losses), np.stack(norms)
+        params_arr = np.stack(kept) if keep_params else None
+    if params_arr is not None:
+        params_arr[~np.isfinite(params_arr)] = np.nan
+    if check_every > 1 or own:  # records at or after the check that caught a divergence are NaN
         late = steps_arr.reshape((-1,) + (1,) * len(batch)) >= detected_at
         loss_arr[late] = np.nan
         norm_arr[late] = np.nan

@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import _checks
+from .descent import gd_map
 
 __all__ = [
     "CONVERGED",
@@ -299,7 +300,7 @@ def classify_runs(objective, result, *, grad_tol: float = 1e-8, rtol: float = 1e
 
     * diverged: ``result.diverged``;
     * converged: asymptotic gradient norm below ``grad_tol``;
-    * period-2: the final iterate and three further GD steps (same step size) pass
+    * period-2: the final iterate and three further GD steps (:func:`gdlab.descent.gd_map`, same step size) pass
       :func:`detect_period_two` with ``rtol``, ``atol``;
     * other: everything else (slow convergence, longer cycles, chaos).
 
@@ -311,12 +312,11 @@ def classify_runs(objective, result, *, grad_tol: float = 1e-8, rtol: float = 1e
     ['converged', 'period-2']
     """
     grad_tol = float(_checks.positive_finite(grad_tol, "grad_tol"))
-    eta = np.asarray(result.step_sizes, dtype=np.float64)[:, None, None]
+    eta = np.asarray(result.step_sizes, dtype=np.float64)[:, None]
     w = np.where(result.diverged[..., None], 0.0, result.final_params)
     traj = [w]
-    with np.errstate(all="ignore"):
-        for _ in range(3):
-            traj.append(traj[-1] - eta * objective.grad(traj[-1]))
+    for _ in range(3):
+        traj.append(gd_map(objective, traj[-1], eta))
     p2 = detect_period_two(np.stack(traj), rtol=rtol, atol=atol)
     labels = np.full(result.diverged.shape, OTHER, dtype=np.int8)
     labels[p2.is_period_two] = PERIOD_TWO

@@ -13,7 +13,8 @@ over the set :math:`\mathcal M` of global minimisers where a closed form is prov
 ``NotImplementedError`` otherwise.
 
 Objectives: :class:`Quadratic`, :class:`DeepScalarLinear` :math:`\tfrac12(w_1\cdots w_L - y)^2`,
-:class:`Polynomial1D`, :class:`LinearNetwork` :math:`\tfrac12\|W_L\cdots W_1X - Y\|_F^2` (with
+:class:`ScalarFactorisation` (the same loss with the quotient gradient :math:`(P - y)P/w` of the scalar
+factorisation's long runs), :class:`Polynomial1D`, :class:`LinearNetwork` :math:`\tfrac12\|W_L\cdots W_1X - Y\|_F^2` (with
 ``min_sharpness_bounds()`` for general input covariance) and :class:`MLP` (squared loss, smooth
 activations, backprop gradient and R-operator HVP). Data layout: ``X`` is ``(d, n)``, ``Y`` is ``(k, n)``.
 All losses carry the factor :math:`\tfrac12`; without it every sharpness doubles and
@@ -27,6 +28,6 @@ from .linear_network import LinearNetwork, SharpnessBounds
 from .mlp import MLP, _activation
 from .polynomial import Polynomial1D
 from .quadratic import Quadratic
-from .scalar_network import DeepScalarLinear
+from .scalar_network import DeepScalarLinear, ScalarFactorisation
 
-__all__ = ["DeepScalarLinear", "LinearNetwork", "MLP", "Objective", "Polynomial1D", "Quadratic", "SharpnessBounds"]
+__all__ = ["DeepScalarLinear", "LinearNetwork", "MLP", "Objective", "Polynomial1D", "Quadratic", "ScalarFactorisation", "SharpnessBounds"]

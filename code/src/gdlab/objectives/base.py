@@ -75,6 +75,20 @@ class Objective(ABC):
     #: rounding for LinearNetwork (einsum summation order).
     _fast_T: bool = False
 
+    def _scaled_grad(self, w: Array, step_size: Array) -> Array:
+        """The GD increment :math:`\\eta\\nabla f(w)` (``step_size`` of shape ``(..., 1)``) with this objective's
+        operation order: :func:`gdlab.descent.gd_map` and :func:`gdlab.descent.run` step by
+        ``w - _scaled_grad(w, step_size)``. Default ``step_size * grad(w)``; an objective that overrides it
+        (:class:`~gdlab.objectives.ScalarFactorisation`) is iterated by ``run`` with this step alone, its
+        records' loss and gradient norm evaluated once at the end."""
+        return step_size * self.grad(w)
+
+    def _outside_domain(self, w: Array, axis: int = -1) -> NDArray[np.bool_] | None:
+        """Mask of the runs (parameters along ``axis``) outside the set where :meth:`_scaled_grad` is valid,
+        or ``None`` (default: valid everywhere). Part of the divergence policy of :func:`gdlab.descent.run`:
+        such a run is flagged and frozen like one that overflowed."""
+        return None
+
     def _grad_T(self, wT: Array, out: Array | None = None, work: dict | None = None) -> Array:
         """Gradient in parameter-major layout ``(n_params, ...)`` (default: transpose and call ``grad``)."""
         g = np.moveaxis(self.grad(np.moveaxis(wT, 0, -1)), -1, 0)

@@ -1,15 +1,16 @@
-r"""The deep scalar linear network :math:`\tfrac12 (w_1 \cdots w_L - y)^2`, with its flattest minimisers."""
+r"""The deep scalar linear network :math:`\tfrac12 (w_1 \cdots w_L - y)^2`, with its flattest minimisers, and the
+same loss with the quotient gradient of the scalar factorisation (:class:`ScalarFactorisation`)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 from .. import _checks
 from .base import Array, Objective, _quiet
 
-__all__ = ["DeepScalarLinear"]
+__all__ = ["DeepScalarLinear", "ScalarFactorisation"]
 
 
 class DeepScalarLinear(Objective):
@@ -136,3 +137,49 @@ class DeepScalarLinear(Objective):
         w = np.full(self.depth, abs(self.target) ** (1.0 / self.depth))
         w[-1] *= np.sign(self.target) if self.target != 0 else 1.0
         return w
+
+
+class ScalarFactorisation(DeepScalarLinear):
+    r"""The deep scalar factorisation :math:`\ell(\theta) = \tfrac12(\theta_1\cdots\theta_p - y)^2` with the
+    quotient gradient :math:`\nabla\ell(\theta) = (P - y)\,P/\theta`, :math:`P = \prod_i\theta_i`.
+
+    The same loss, Hessian and flattest minimisers as :class:`DeepScalarLinear`; only the arithmetic of a GD
+    step differs. A step of :func:`gdlab.descent.run` (and :func:`gdlab.descent.gd_map`) computes
+    :math:`\theta - (\eta(P - y))\,(P/\theta)`: one product, a division and three elementwise operations, in
+    this order, whatever the depth (the prefix/suffix products of :class:`DeepScalarLinear` take :math:`3p`
+    and round differently in the last bits). It is the loop of :func:`gdlab.tubular_runs.scalar_gd`, whose
+    long runs chapters 4 and 5 read at rounding level.
+
+    The quotient is valid while no entry is zero: ``run`` treats a zero entry as leaving the domain (the run
+    is flagged diverged, like an overflow). :meth:`grad` itself is exact everywhere: it falls back to the
+    leave-one-out products of :class:`DeepScalarLinear` at points with a zero entry. ``sweep`` iterates
+    :math:`\theta - \eta\,\nabla\ell(\theta)` with this gradient (equal to ``run`` up to rounding).
+
+    >>> f = ScalarFactorisation(depth=2, target=1.0)
+    >>> f.grad(np.array([2.0, 1.0])).tolist()
+    [1.0, 2.0]
+    >>> (f.grad(np.array([0.0, 3.0])) + 0.0).tolist()     # a zero entry: the product formula
+    [-3.0, 0.0]
+    """
+
+    _fast_T = False
+    _grad_T_exact = False
+
+    @_quiet
+    def grad(self, w: ArrayLike) -> Array:
+        w = self._params(w)
+        prod = np.prod(w, axis=-1, keepdims=True)
+        g = (prod - self.target) * (prod / w)
+        zero = np.any(w == 0, axis=-1)
+        if zero.any():
+            g[zero] = (prod[zero] - self.target) * self._leave_one_out(w[zero])
+        return g
+
+    def _scaled_grad(self, w: Array, step_size: Array) -> Array:
+        # the operation order of the GD step, valid while no entry is zero (see _outside_domain); the ufunc's
+        # reduce is what np.prod calls (the same products), without its Python-level dispatch
+        prod = np.multiply.reduce(w, axis=-1, keepdims=True)
+        return step_size * (prod - self.target) * (prod / w)
+
+    def _outside_domain(self, w: Array, axis: int = -1) -> NDArray[np.bool_] | None:
+        return np.any(w == 0, axis=axis)

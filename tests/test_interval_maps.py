@@ -1,4 +1,4 @@
-"""Tests of gdlab.maps: 1-D GD maps, orbit diagrams, least periods, Lyapunov exponents."""
+"""Tests of gdlab.interval_maps: 1-D GD maps, orbit diagrams, least periods, Lyapunov exponents."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gdlab import maps
+from gdlab import interval_maps as maps
 from gdlab.objectives import Polynomial1D, Quadratic
 
 DOUBLE_WELL = Polynomial1D([0.25, 0.0, -0.5, 0.0, 0.25])

@@ -1,4 +1,4 @@
-"""Tests of gdlab.transition: onset fits, the balanced 2-cycle, predicted and observed critical step sizes."""
+"""Tests of gdlab.phase_transition: onset fits, the balanced 2-cycle, predicted and observed critical step sizes."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gdlab import transition as tr
+from gdlab import phase_transition as tr
 from gdlab.descent import sweep
 from gdlab.objectives import DeepScalarLinear
 

@@ -1,4 +1,4 @@
-"""Tests of gdlab.pl: the PL ratio and its estimator, the criterion's certificate and the theorems of
+"""Tests of gdlab.pl_criterion: the PL ratio and its estimator, the criterion's certificate and the theorems of
 chapter 6 on toy problems (initialisations: test_initialisation.py, kernel: test_tangent_kernel.py)."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from gdlab import data, descent, initialisation, pl
+from gdlab import data, descent, initialisation, pl_criterion as pl
 from gdlab.objectives import MLP, DeepScalarLinear, Polynomial1D, Quadratic
 
 XY = DeepScalarLinear(depth=2, target=1.0)  # f = (xy - 1)^2 / 2, ratio = 2 (x^2 + y^2)
