@@ -1,6 +1,6 @@
 """The compiled sweep kernels (gdlab.kernels) against the numpy reference of gdlab.descent.sweep.
 
-DeepScalarLinear: bit for bit. LinearNetwork and MLP: to rounding, checked over horizons short
+DeepScalarLinear and LinearNetwork: bit for bit. MLP: to rounding, checked over horizons short
 enough that rounding differences are not amplified by unstable directions (a one-ulp change of the
 initialisation moves the numpy reference itself by more over long horizons near saddles).
 """
@@ -62,21 +62,60 @@ def test_retired_fixed_points_save_work_and_change_nothing() -> None:
     assert_identical(a, b)
 
 
-def test_linear_network_kernel_agrees_to_rounding() -> None:
+def _linear_grid(widths, rng, seed_x=1):
+    X = data.general_covariance_inputs(widths[0], 8, rng=seed_x, condition=4.0)
+    f = LinearNetwork(X, rng.standard_normal((widths[-1], 8)), widths)
+    eta_star = 2 / np.linalg.eigvalsh(f.hessian(0.7 * rng.standard_normal(f.n_params))).max()
+    etas = eta_star * np.array([0.05, 0.3, 0.9, 1.5, 3.0, 40.0])     # converging ... diverging
+    inits = np.vstack([0.7 * rng.standard_normal((37, f.n_params)), np.zeros((1, f.n_params))])
+    return f, etas, inits
+
+
+@pytest.mark.parametrize("widths", [(3, 3, 3), (3, 2), (3, 2, 5, 3, 2)])
+@pytest.mark.parametrize("retire", [True, False])
+def test_linear_network_unrolled_kernel_is_bit_for_bit(widths, retire: bool) -> None:
+    """The generated kernels (depths 1, 2 and 4: every branch of the generator) against the numpy reference,
+    over a horizon where runs converge, oscillate and diverge; 38 runs per step size (not a multiple of a
+    tile of 32: padded lanes)."""
+    from gdlab.kernels import _linear
+
+    assert _linear.specialised(widths)
+    rng = np.random.default_rng(sum(widths))
+    f, etas, inits = _linear_grid(widths, rng)
+    a, b = both(f, etas, inits, 600, tail=30, check_every=20, keep_last=3, retire_fixed_points=retire)
+    assert_identical(a, b)
+    assert a.diverged.any() and (~a.diverged).any(), "the grid must hold diverging and surviving runs"
+
+
+@pytest.mark.parametrize("steps, check_every, tail, keep_last", [(57, 5, 57, 58), (12, 3, 1, 0), (40, 1, 7, 1)])
+def test_linear_network_kernel_bookkeeping_edge_cases(steps, check_every, tail, keep_last) -> None:
+    rng = np.random.default_rng(3)
+    f, etas, inits = _linear_grid((3, 3, 3), rng)
+    a, b = both(f, etas, inits, steps, tail=tail, check_every=check_every, keep_last=keep_last)
+    assert_identical(a, b)
+
+
+def test_linear_network_generic_kernel_is_bit_for_bit() -> None:
+    """Widths beyond the unrolled kernels run on the generic run-major kernel, also bit for bit."""
+    from gdlab.kernels import _linear
+
     rng = np.random.default_rng(11)
-    X = data.general_covariance_inputs(3, 8, rng=1, condition=4.0)
-    for widths in [(3, 2), (3, 4, 2), (3, 3, 4, 2), (3, 2, 5, 3, 2)]:
-        f = LinearNetwork(X, rng.standard_normal((2, 8)), widths)
-        inits = 0.5 * rng.standard_normal((6, f.n_params))
-        etas = np.array([1e-3, 1e-2, 3e-2, 50.0])                       # the last one diverges
-        a, b = both(f, etas, inits, 30, tail=10, check_every=7)
-        np.testing.assert_array_equal(a.diverged, b.diverged)
-        assert a.diverged[-1].all() and not a.diverged[:-1].any(), "expected divergence exactly at the largest step"
-        ok = ~a.diverged
-        np.testing.assert_allclose(a.final_params[ok], b.final_params[ok], rtol=1e-11, atol=1e-13,
-                                   err_msg=f"LinearNetwork{widths}: kernel and numpy differ beyond rounding")
-        np.testing.assert_allclose(a.grad_norm[ok], b.grad_norm[ok], rtol=1e-11)
-        assert np.isnan(a.final_params[~ok]).all() and np.isnan(a.grad_norm[~ok]).all()
+    for widths in [(3, _linear.MAX_WIDTH + 1, 2), (2, 3, 3, 3, 3, 2)]:
+        assert not _linear.specialised(widths)
+        f, etas, inits = _linear_grid(widths, rng)
+        a, b = both(f, etas, inits, 200, tail=10, check_every=7)
+        assert_identical(a, b)
+        assert a.diverged.any() and (~a.diverged).any()
+
+
+def test_linear_network_unrolled_source_is_ordered_sums() -> None:
+    """The generated step forms G = P Sigma - C as the ordered sum of the einsum of the reference."""
+    from gdlab.kernels import _linear
+
+    src = _linear.source((2, 2))
+    assert "G0_0 = (x0 * sig0_0 + x1 * sig1_0) - crs0_0" in src
+    with pytest.raises(ValueError, match="no specialised kernel"):
+        _linear.source((2, _linear.MAX_WIDTH + 1, 1))
 
 
 @pytest.mark.parametrize("activation", MLP.ACTIVATIONS)
@@ -135,13 +174,39 @@ def test_engine_choice() -> None:
     assert descent._resolve_engine(f, "auto", 10) == "numpy", "tiny sweeps stay on numpy (kernel load time)"
     assert descent._resolve_engine(Quadratic(np.eye(2)), "auto", 10**9) == "numpy"
     X = np.eye(2)
-    assert descent._resolve_engine(LinearNetwork(X, X, (2, 2)), "auto", 10**9) == "numpy", "matrix kernels are opt-in"
+    assert descent._resolve_engine(LinearNetwork(X, X, (2, 2)), "auto", 10**9) == "numba", "unrolled: bit for bit"
+    wide = LinearNetwork(np.eye(8), np.eye(8), (8, 8))
+    assert descent._resolve_engine(wide, "auto", 10**9) == "numpy", "the generic matrix kernel is opt-in"
     assert descent._resolve_engine(LinearNetwork(X, X, (2, 2)), "numba", 10) == "numba"
+    assert descent._resolve_engine(MLP(X, X, (2, 3, 2)), "auto", 10**9) == "numpy", "the MLP kernel is opt-in"
     assert descent._resolve_engine(f, "numpy", 10**9) == "numpy"
     with pytest.raises(ValueError, match="engine"):
         sweep(f, [0.1], np.ones((1, 3)), 10, tail=1, engine="jax")
     with pytest.raises(ValueError, match="no kernel for Polynomial1D"):
         sweep(Polynomial1D([0, 0, 1]), [0.1], np.ones((1, 1)), 10, tail=1, engine="numba")
+
+
+def test_auto_engine_loads_a_kernel_once_the_work_pays_for_it(monkeypatch) -> None:
+    """Cold: a kernel is loaded once the process's numpy sweeps reach AUTO_KERNEL_WORK; warm: from
+    AUTO_KERNEL_WORK_WARM on. Results are the same either way (the auto kernels are bit for bit)."""
+    f = DeepScalarLinear(4, target=1.0)
+    monkeypatch.setattr(kernels, "_LOADED", set())
+    monkeypatch.setattr(descent, "_numpy_auto_work", 0)
+    cold, warm = descent.AUTO_KERNEL_WORK, descent.AUTO_KERNEL_WORK_WARM
+    assert warm < cold
+    assert descent._resolve_engine(f, "auto", cold - 1) == "numpy"
+    assert descent._resolve_engine(f, "auto", cold) == "numba"
+    monkeypatch.setattr(descent, "_numpy_auto_work", cold // 2)
+    assert descent._resolve_engine(f, "auto", cold // 2) == "numba", "numpy work already done counts"
+    monkeypatch.setattr(descent, "_numpy_auto_work", 0)
+    res = sweep(f, [0.1], np.full((5, 4), 0.9), 100, tail=10)            # 2e3 updates: numpy, counted
+    assert descent._numpy_auto_work == 5 * 100 * 4
+    assert not kernels.loaded(f)
+    ref = sweep(f, [0.1], np.full((5, 4), 0.9), 100, tail=10, engine="numba")
+    assert kernels.loaded(f), "a kernel that ran is loaded"
+    assert descent._resolve_engine(f, "auto", warm) == "numba"
+    assert descent._resolve_engine(f, "auto", warm - 1) == "numpy"
+    assert_identical(res, ref)
 
 
 def test_importing_gdlab_loads_no_heavy_dependency() -> None:

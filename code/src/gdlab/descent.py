@@ -392,10 +392,13 @@ def sweep(
     ``engine``: ``"numba"`` runs the compiled kernels of ``gdlab.kernels`` (all cores;
     :class:`~gdlab.objectives.DeepScalarLinear`, :class:`~gdlab.objectives.LinearNetwork`,
     :class:`~gdlab.objectives.MLP`), ``"numpy"`` this module's reference implementation, ``"auto"``
-    (default) the kernel for :class:`~gdlab.objectives.DeepScalarLinear` sweeps of at least
-    ``AUTO_KERNEL_WORK`` (:math:`10^7`) parameter updates when numba is installed, else the reference; the environment variable
+    (default) a kernel that is bit for bit the reference (:class:`~gdlab.objectives.DeepScalarLinear`, and
+    :class:`~gdlab.objectives.LinearNetwork` with widths up to 6 and depth up to 4) when numba is installed
+    and the sweep is large enough to pay for it (``AUTO_KERNEL_WORK``: the first kernel load in a process
+    waits until the process has done about 1 s of numpy sweeps; ``AUTO_KERNEL_WORK_WARM`` afterwards), else
+    the reference, with identical results either way; the environment variable
     ``GDLAB_SWEEP_ENGINE=numpy`` makes ``"auto"`` choose the reference. The kernels give the same results
-    (bit for bit for DeepScalarLinear, to rounding for the others; see ``gdlab.kernels``).
+    (bit for bit for DeepScalarLinear and LinearNetwork, to rounding for MLP; see ``gdlab.kernels``).
     ``client``: a ``dask.distributed.Client``; the runs are then cut into chunks computed as tasks on
     its cluster (same results as in-process).
 
@@ -422,7 +425,14 @@ def sweep(
     n_eta, n_init, n = etas.size, inits.shape[0], objective.n_params
     total = n_eta * n_init
     chunk = _default_chunk(objective, total) if chunk_size is None else _checks.positive_int(chunk_size, "chunk_size")
+    auto = engine == "auto"
     engine = _resolve_engine(objective, engine, total * steps * n)
+    if auto and engine == "numpy" and client is None:
+        from . import kernels
+
+        if kernels.available() and kernels.auto_ok(objective):
+            global _numpy_auto_work
+            _numpy_auto_work += total * steps * n
 
     # outputs over the flat run index k = i * n_init + j, parameter-major
     final = np.zeros((n, total))
@@ -473,13 +483,24 @@ def sweep(
     )
 
 
-#: ``engine="auto"`` uses a compiled kernel from this many parameter updates (runs x steps x n_params)
-#: on: below it loading the kernel (about 0.2 s) costs more than it saves.
-AUTO_KERNEL_WORK = 10**7
+#: ``engine="auto"`` and a bit-for-bit kernel (``kernels.auto_ok``): a process that has not loaded that kernel
+#: yet loads it once the sweeps it ran on numpy plus the current one reach this many parameter updates
+#: (runs x steps x n_params). Loading costs about 1 s (importing numba, reading the cached machine code),
+#: what the numpy reference takes for about 2e8 updates; deciding on the cumulative work (rent until the
+#: rent paid equals the price, then buy) costs at most twice the better of the two choices made in hindsight.
+AUTO_KERNEL_WORK = 2 * 10**8
+#: ... and once the kernel is loaded in this process, every sweep of at least this many updates uses it
+#: (below it numpy's and the kernel's fixed costs, a few milliseconds, are about equal).
+AUTO_KERNEL_WORK_WARM = 2 * 10**5
+_numpy_auto_work = 0    # parameter updates run on numpy by engine="auto" where a kernel could have run
 
 
 def _resolve_engine(objective: Objective, engine: str, work: int) -> str:
-    """``"numba"`` or ``"numpy"`` for ``engine`` in ``("auto", "numba", "numpy")``."""
+    """``"numba"`` or ``"numpy"`` for ``engine`` in ``("auto", "numba", "numpy")`` and a sweep of ``work`` updates.
+
+    Results are identical either way for ``"auto"`` (it only uses bit-for-bit kernels); the choice is about
+    time: see ``AUTO_KERNEL_WORK`` and ``AUTO_KERNEL_WORK_WARM``.
+    """
     if engine not in ("auto", "numba", "numpy"):
         raise ValueError(f"engine must be 'auto', 'numba' or 'numpy', got {engine!r}")
     if engine == "auto" and os.environ.get("GDLAB_SWEEP_ENGINE", "auto") != "auto":
@@ -498,8 +519,11 @@ def _resolve_engine(objective: Objective, engine: str, work: int) -> str:
         raise ValueError(f"engine='numba' is not available: {why}")
     if engine == "numba":
         return "numba"
-    auto_ok = has_kernel and kernels.kind_of(objective) in kernels.AUTO_KINDS
-    return "numba" if auto_ok and work >= AUTO_KERNEL_WORK else "numpy"
+    if not (has_kernel and kernels.auto_ok(objective)):
+        return "numpy"
+    if kernels.loaded(objective):
+        return "numba" if work >= AUTO_KERNEL_WORK_WARM else "numpy"
+    return "numba" if work + _numpy_auto_work >= AUTO_KERNEL_WORK else "numpy"
 
 
 def _sweep_chunk(objective, wT, eta, idx, steps, tail, check_every, blowup, keep_last, final, last, norm_sum, diverged, bar, retire_fixed):

@@ -14,9 +14,12 @@ supports). Agreement with the numpy reference, as tested in ``tests/test_kernels
 * ``DeepScalarLinear``: **bit for bit** (same products in the same order, no fused multiply-add:
   numba does not contract ``a * b + c`` without ``fastmath``), so every output is identical; depths 2
   and 3 take the whole step in one loop over the runs, other depths one loop per product;
-* ``LinearNetwork``: to rounding: the products :math:`A_{>i}^\top G A_{<i}^\top` are summed in the
-  same order as numpy's ``einsum``, but :math:`G = P\Sigma - C` is a BLAS ``matmul`` in the
-  reference, whose summation order (and FMA use) is the library's;
+* ``LinearNetwork``: **bit for bit**. Every small product is the ordered sum :math:`\sum_j a_j b_j` that
+  ``np.einsum`` (without ``optimize``) forms in the reference ``LinearNetwork._grad_T``, including
+  :math:`G = P\Sigma - C` (an einsum there, not BLAS). Widths up to ``_linear.MAX_WIDTH`` and depths up to
+  ``_linear.MAX_DEPTH`` get a kernel generated for the widths (the step unrolled on scalars, runs in
+  tiles of 32 that vectorise; ``gdlab.kernels._linear``), about 8x numpy on the 3x3x3 network of
+  chapter 3; larger networks the generic run-major kernel (one pass per product term);
 * ``MLP``: to rounding: the reference uses BLAS ``matmul`` and numpy's ``tanh``/``exp``.
 
 "To rounding" holds per step; over many steps of a chaotic run the two drift apart like any two
@@ -25,8 +28,9 @@ roundings of a chaotic map, so statistics (not single chaotic trajectories) are 
 The compiled code is cached on disk (``cache=True``): numba writes it next to this file
 (``__pycache__``) or, where that is read-only, under ``NUMBA_CACHE_DIR`` (default: the user's cache
 directory), so a checkout compiles once (about 20 s of CPU time on the 2-core reference machine, the
-first time a large sweep runs) and every later process loads the kernels in about a second. Only
-sweeps of at least ``descent.AUTO_KERNEL_WORK`` parameter updates use them by default.
+first time a large sweep runs; about 5 s more per LinearNetwork widths) and every later process loads
+the kernels in about a second. ``engine="auto"`` loads a kernel once the process's sweeps are large
+enough to pay for that second (``descent.AUTO_KERNEL_WORK``, ``descent.AUTO_KERNEL_WORK_WARM``).
 """
 from __future__ import annotations
 
@@ -34,12 +38,14 @@ import importlib.util
 
 import numpy as np
 
-__all__ = ["available", "block_stats", "kind_of", "pack", "run_chunk", "sweep_block_arrays"]
+__all__ = ["auto_ok", "available", "block_stats", "kind_of", "loaded", "pack", "run_chunk", "sweep_block_arrays"]
 
 DEEP_SCALAR, LINEAR_NETWORK, MLP_NET = 0, 1, 2
 #: Kernels that ``sweep(engine="auto")`` uses: the deep scalar one, 3-9x faster than numpy and bit for
-#: bit. The LinearNetwork and MLP kernels were measured at most 1.2x faster than numpy's batched
-#: products on 2 shared cores (and agree only to rounding), so they run only with ``engine="numba"``.
+#: bit; and (see :func:`auto_ok`) the unrolled LinearNetwork kernels of ``_linear`` for small widths, bit
+#: for bit and about 8x numpy. The generic LinearNetwork kernel (at most 1.2x numpy) and the MLP kernel
+#: (slower than numpy's BLAS products on the book's MLPs, and equal only to rounding) run only with
+#: ``engine="numba"``.
 AUTO_KINDS = frozenset({DEEP_SCALAR})
 ACT_CODES = {"tanh": 0, "sigmoid": 1, "softplus": 2}
 
@@ -130,6 +136,45 @@ def default_block(n_params: int, scratch_rows: int) -> int:
     return int(max(64, min(256, 2**16 // rows)))
 
 
+def _linear_widths(kind: int, ip: np.ndarray) -> tuple[int, ...] | None:
+    """The widths of a LinearNetwork small enough for the unrolled kernel of ``_linear``, else ``None``."""
+    if kind != LINEAR_NETWORK:
+        return None
+    from ._linear import specialised
+
+    widths = tuple(int(h) for h in ip[5:5 + int(ip[0]) + 1])
+    return widths if specialised(widths) else None
+
+
+def auto_ok(objective: object) -> bool:
+    """True when ``sweep(engine="auto")`` may use a kernel for ``objective`` (given enough work): a kind in
+    ``AUTO_KINDS``, or a LinearNetwork with the unrolled kernel (bit for bit and faster than numpy)."""
+    kind = kind_of(objective)
+    if kind in AUTO_KINDS:
+        return True
+    if kind == LINEAR_NETWORK:
+        from ._linear import specialised
+
+        return specialised(tuple(objective.widths))
+    return False
+
+
+_LOADED: set = set()      # kernels this process has run (their machine code is loaded)
+
+
+def _key(kind: int, ip: np.ndarray) -> tuple:
+    widths = _linear_widths(kind, ip)
+    return ("linear", widths) if widths is not None else ("generic",)
+
+
+def loaded(objective: object) -> bool:
+    """True when the kernel ``objective`` would use has already run in this process (no load cost left)."""
+    kind = kind_of(objective)
+    if kind is None:
+        return False
+    return _key(kind, pack(objective)[1]) in _LOADED
+
+
 def run_chunk(kind, ip, fp, n_scratch, init_T, etas, n_init, lo, count, steps, tail, check_every, blowup, keep_last,
               retire, block):
     """Run ``count`` runs from flat index ``lo`` with the compiled kernel; returns chunk-local outputs.
@@ -138,8 +183,6 @@ def run_chunk(kind, ip, fp, n_scratch, init_T, etas, n_init, lo, count, steps, t
     block_work)``: the last two per block, the numba thread that ran it and the run-steps it computed.
     A plain function of arrays, so it can be shipped to a ``dask.distributed`` worker.
     """
-    from ._compiled import sweep_kernel
-
     n = init_T.shape[0]
     final = np.zeros((n, count))
     last = np.full((keep_last, n, count), np.nan)
@@ -147,8 +190,18 @@ def run_chunk(kind, ip, fp, n_scratch, init_T, etas, n_init, lo, count, steps, t
     diverged = np.zeros(count, dtype=np.bool_)
     block_thread = np.full((count + block - 1) // block, -1, dtype=np.int64)
     block_work = np.zeros_like(block_thread)
-    sweep_kernel(kind, ip, fp, n_scratch, init_T, etas, n_init, lo, count, steps, tail, check_every, blowup,
-                 keep_last, retire, block, final, last, norm_sum, diverged, block_thread, block_work)
+    widths = _linear_widths(kind, ip)
+    if widths is not None:
+        from ._linear import load
+
+        load(widths)(fp, init_T, etas, n_init, lo, count, steps, tail, check_every, blowup, keep_last, retire, block,
+                     final, last, norm_sum, diverged, block_thread, block_work)
+    else:
+        from ._compiled import sweep_kernel
+
+        sweep_kernel(kind, ip, fp, n_scratch, init_T, etas, n_init, lo, count, steps, tail, check_every, blowup,
+                     keep_last, retire, block, final, last, norm_sum, diverged, block_thread, block_work)
+    _LOADED.add(_key(kind, ip))
     return final, last, norm_sum, diverged, block_thread, block_work
 
 

@@ -161,7 +161,9 @@ class LinearNetwork(Objective):
         suf: list[Any] = [None] * (L + 1)           # suf[i] = W_L ... W_{i+1}, (k, h_i, N); suf[0] unused
         for i in range(L - 1, 0, -1):
             suf[i] = W[i] if suf[i + 1] is None else np.einsum("ijn,jkn->ikn", suf[i + 1], W[i], out=buf(("suf", i), (self.widths[-1], W[i].shape[1], N)))
-        G = np.matmul(self.sigma.T, pre[-1], out=buf(("G",), (self.widths[-1], d, N)))  # G[a, b] = sum_c P[a, c] Sigma[c, b]
+        # G[a, b] = sum_c P[a, c] Sigma[c, b], an ordered sum like every product here (einsum, not BLAS: the same
+        # result on every BLAS build, and bit for bit that of the compiled kernels of gdlab.kernels)
+        G = np.einsum("acn,cb->abn", pre[-1], self.sigma, out=buf(("G",), (self.widths[-1], d, N)))
         np.subtract(G, self.cross[..., None], out=G)
         direct = out is not None and out.shape == shape and out.flags.c_contiguous   # write into out in place
         res = cast(Array, out).reshape(self.n_params, N) if direct else np.empty((self.n_params, N))
