@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt constraints.txt code/pyproject.toml | cksum | cut -d" " -f1)
 JB_FLAGS := --all -W -n --keep-going
 
-.PHONY: setup book test bench bench-deps clean clean-env notebooks lab
+.PHONY: setup book test bench bench-deps clean clean-env notebooks lab experiments
 
 $(STAMP): requirements.txt constraints.txt code/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || \
@@ -53,6 +53,11 @@ bench: setup
 
 bench-deps: setup
 	$(PY) -m pip install --quiet --disable-pip-version-check -r benchmarks/requirements-bench.txt -c constraints.txt
+
+# `make experiments`: the paper-scale sweeps too slow for a chapter (minutes, every core); each writes
+# a small results file with its provenance into chapters/data/, which the chapters read and spot-check.
+experiments: setup
+	$(PY) experiments/ch3_mlp_digits.py
 
 clean:
 	rm -rf _build .pytest_cache .hypothesis .benchmarks

@@ -10,13 +10,17 @@ is :math:`\Sigma = X X^\top` (a sum over samples, not a mean, matching the losse
 * :func:`linearly_independent_inputs`: ``n <= d`` unit-norm, linearly independent columns.
 * :func:`teacher_targets`: :math:`Y = W_{\rm teacher} X + \text{noise}`.
 * :func:`digits_subset`: a small real data set, scikit-learn's bundled 8x8 digits (offline).
+* :func:`digits_parity`: all ten digits (or a seeded subset), target the parity of the digit.
+* :func:`experiment_results`: a results file of ``make experiments`` (``chapters/data/``) and its provenance.
 
 Every function takes ``rng``: a :class:`numpy.random.Generator` or an integer seed (``None`` means
 the fixed seed ``gdlab._checks.DEFAULT_SEED``, so results are reproducible by default).
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
@@ -25,7 +29,9 @@ from . import _checks
 
 __all__ = [
     "covariance_with_condition",
+    "digits_parity",
     "digits_subset",
+    "experiment_results",
     "general_covariance_inputs",
     "linearly_independent_inputs",
     "teacher_targets",
@@ -224,3 +230,61 @@ def digits_subset(
     else:
         Y = (labels[None, :] == np.asarray(classes)[:, None]).astype(np.float64)
     return X, Y
+
+
+def digits_parity(n: int | None = None, rng: RngLike = None, *, scaling: str = "standardise") -> tuple[Array, Array]:
+    r"""All ten classes of scikit-learn's bundled 8x8 digits with the **parity** as target: ``X`` ``(64, n)``, ``Y`` ``(1, n)``.
+
+    ``Y`` is ``+1`` for an even digit and ``-1`` for an odd one (a scalar target, so a network with
+    thousands of parameters can interpolate hundreds of images). ``n=None`` takes all 1,797 images
+    in the data set's order; otherwise ``rng=None`` takes the first ``n`` and a seed or Generator
+    draws ``n`` uniformly without replacement (order as drawn). ``scaling`` as in
+    :func:`digits_subset` (``"standardise"``: each pixel centred and scaled to unit variance over
+    the chosen images, constant pixels left at 0; ``"unit"``: intensities divided by 16).
+
+    >>> X, Y = digits_parity(100, rng=0)
+    >>> X.shape, Y.shape, sorted(set(Y.ravel().tolist()))
+    ((64, 100), (1, 100), [-1.0, 1.0])
+    >>> digits_parity()[0].shape
+    (64, 1797)
+    """
+    from sklearn.datasets import load_digits
+
+    if scaling not in ("unit", "standardise"):
+        raise ValueError(f"scaling must be 'unit' or 'standardise', got {scaling!r}")
+    digits = load_digits()
+    total = digits.target.size
+    if n is None:
+        idx = np.arange(total)
+    else:
+        n = _checks.positive_int(n, "n")
+        if n > total:
+            raise ValueError(f"n must be <= {total} (images in the data set), got {n}")
+        idx = np.arange(n) if rng is None else _rng(rng).choice(total, size=n, replace=False)
+    X = digits.data[idx].T.astype(np.float64) / 16.0
+    if scaling == "standardise":
+        mean = X.mean(axis=1, keepdims=True)
+        std = X.std(axis=1, keepdims=True)
+        X = np.where(std > 0, (X - mean) / np.where(std > 0, std, 1.0), 0.0)
+    Y = np.where(digits.target[idx] % 2 == 0, 1.0, -1.0)[None, :]
+    return X, Y
+
+
+def experiment_results(name: str, start: str | Path | None = None) -> tuple[dict[str, Array], dict, Path]:
+    r"""Load ``chapters/data/<name>`` (an ``.npz`` written by ``make experiments``): ``(arrays, provenance, path)``.
+
+    The file is looked for as ``chapters/data/<name>`` and ``data/<name>`` in ``start`` (default: the
+    working directory) and its parents, so a chapter finds it whether it runs from the repository or
+    from ``chapters/``. ``arrays`` maps every stored key to its array; ``provenance`` is the JSON record
+    stored under the key ``"provenance"`` (parameters, versions, source hashes). Raises
+    ``FileNotFoundError`` naming the command that regenerates the file if it is missing.
+    """
+    here = Path.cwd() if start is None else Path(start)
+    for folder in (here, *here.resolve().parents):
+        for path in (folder / "chapters" / "data" / name, folder / "data" / name):
+            if path.is_file():
+                with np.load(path, allow_pickle=False) as f:
+                    arrays = {k: f[k] for k in f.files if k != "provenance"}
+                    prov = json.loads(str(f["provenance"])) if "provenance" in f.files else {}
+                return arrays, prov, path
+    raise FileNotFoundError(f"{name} not found in chapters/data/ above {here}; regenerate it with `make experiments`")

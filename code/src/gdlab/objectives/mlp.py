@@ -177,6 +177,31 @@ class MLP(Objective):
         return self.flatten(grads)
 
     @_quiet
+    def loss_and_grad(self, w: ArrayLike) -> tuple[Array, Array]:
+        """``(loss(w), grad(w))`` from one forward pass, each bit for bit equal to :meth:`loss` and :meth:`grad`.
+
+        A GD loop that records the loss at every step saves the forward pass that :meth:`loss` would
+        repeat (a third of the cost of a step for a one-hidden-layer network).
+
+        >>> X = np.array([[0.0, 1.0, 2.0]]); Y = np.array([[0.0, 1.0, 0.0]])
+        >>> net = MLP(X, Y, widths=(1, 3, 1)); w = net.random_params(rng=0, size=(2,))
+        >>> f, g = net.loss_and_grad(w)
+        >>> bool(np.array_equal(f, net.loss(w))), bool(np.array_equal(g, net.grad(w)))
+        (True, True)
+        """
+        layers = self.unflatten(w)
+        a, zs, acts = self._forward(layers, 1)
+        delta = zs[-1] - self.Y
+        loss = 0.5 * np.sum(delta * delta, axis=(-2, -1))
+        grads: list = [None] * self.depth
+        for j in range(self.depth - 1, -1, -1):
+            gW = delta @ _mT(a[j])
+            grads[j] = (gW, delta.sum(axis=-1)) if self.bias else gW
+            if j > 0:
+                delta = (_mT(layers[j][0]) @ delta) * acts[j - 1][1]
+        return loss, self.flatten(grads)
+
+    @_quiet
     def hvp(self, w: ArrayLike, v: ArrayLike) -> Array:
         w, v = _checks.broadcast(self._params(w), self._params(v, "v"), ("w", "v"))
         layers, dirs = self.unflatten(w), self.unflatten(v)
