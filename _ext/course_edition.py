@@ -65,7 +65,7 @@ def build_date() -> str:
 
 SOURCE_FALLBACK = ("_config.yml", "_toc.yml", "Makefile", "README.md", "CONTRIBUTING.md", "LICENSE", "CITATION.cff",
                    "requirements.txt", "constraints.txt", "references.bib", "pytest.ini", "conftest.py")
-SOURCE_DIRS = ("chapters", "code", "tests", "_ext", "tools", "benchmarks", ".ci")
+SOURCE_DIRS = ("chapters", "code", "tests", "_ext", "tools", "benchmarks", "experiments", ".ci")
 
 
 def source_files(root: Path) -> list[Path]:
