@@ -95,3 +95,12 @@ def test_teacher_targets_rejects_nan_scale() -> None:
     for scale in (np.nan, np.inf, -1.0, 0.0):
         with pytest.raises(ValueError, match="scale"):
             data.teacher_targets(X, rng=0, scale=scale)
+
+
+def test_experiment_results_found_from_outside_the_checkout(tmp_path):
+    """A downloaded notebook run in an unrelated folder finds the results of the checkout gdlab comes from."""
+    arrays, prov, path = data.experiment_results("ch3_mlp_digits.npz", start=tmp_path)
+    assert path.parent.name == "data" and path.parent.parent.name == "chapters" and tmp_path not in path.parents
+    assert prov and arrays
+    with pytest.raises(FileNotFoundError, match="make experiments"):
+        data.experiment_results("no_such_experiment.npz", start=tmp_path)

@@ -275,12 +275,16 @@ def experiment_results(name: str, start: str | Path | None = None) -> tuple[dict
 
     The file is looked for as ``chapters/data/<name>`` and ``data/<name>`` in ``start`` (default: the
     working directory) and its parents, so a chapter finds it whether it runs from the repository or
-    from ``chapters/``. ``arrays`` maps every stored key to its array; ``provenance`` is the JSON record
+    from ``chapters/``, and last in the checkout gdlab is installed from (so a downloaded notebook run
+    elsewhere finds it too). ``arrays`` maps every stored key to its array; ``provenance`` is the JSON record
     stored under the key ``"provenance"`` (parameters, versions, source hashes). Raises
     ``FileNotFoundError`` naming the command that regenerates the file if it is missing.
     """
     here = Path.cwd() if start is None else Path(start)
-    for folder in (here, *here.resolve().parents):
+    # then the checkout gdlab is installed from (editable install: <repo>/code/src/gdlab), so that a
+    # chapter downloaded as a plain notebook and run anywhere still finds the committed results
+    checkout = Path(__file__).resolve().parents[3]
+    for folder in (here, *here.resolve().parents, checkout):
         for path in (folder / "chapters" / "data" / name, folder / "data" / name):
             if path.is_file():
                 with np.load(path, allow_pickle=False) as f:
