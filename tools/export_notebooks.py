@@ -444,8 +444,9 @@ def plain_code_cell(cell) -> nbformat.NotebookNode:
 def code_notebook(root: Path, page: str) -> nbformat.NotebookNode:
     """The code of the exported notebook of ``page``, without the build: the first cells and every code cell.
 
-    ``tests/test_notebook.py`` executes this (no build needed, one chapter per test);
-    ``tests/test_book.py`` checks that the exported notebooks' code cells are exactly these.
+    ``tests/test_book_notebooks.py`` checks that these are the chapter's code cells (which nbval executes,
+    root ``conftest.py``) with only the first cells and the ``glue`` import changed, that the exported
+    notebooks' code cells are exactly these, and runs some of them.
     """
     source = jupytext.read(root / f"{page}.md")
     cells = first_cells(page, page) + [plain_code_cell(c) for c in source.cells if c.cell_type == "code"]
