@@ -66,10 +66,13 @@ except ImportError:  # pragma: no cover - hypothesis is pinned in requirements.t
 # one test run, several workers
 # ---------------------------------------------------------------------------------------------
 def pytest_configure(config) -> None:
-    if not hasattr(config, "workerinput"):  # the controller, or a run without xdist
-        config.book_run_id = uuid.uuid4().hex
-    else:
+    if hasattr(config, "workerinput"):  # an xdist worker: the id its controller chose
         config.book_run_id = config.workerinput["testrunuid"]
+        return
+    # the controller, or a run without xdist: xdist hands --testrunuid to its workers
+    if getattr(config.option, "testrunuid", None) is None and hasattr(config.option, "testrunuid"):
+        config.option.testrunuid = uuid.uuid4().hex
+    config.book_run_id = getattr(config.option, "testrunuid", None) or uuid.uuid4().hex
 
 
 def run_notes(config) -> pathlib.Path:
