@@ -297,3 +297,21 @@ def test_plain_notebook_reader_changes_parameters(built_book: pathlib.Path, tmp_
     images = sum(1 for c in nb.cells if c.cell_type == "code" for o in c.outputs
                      if {"image/png", "image/svg+xml"} & set(o.get("data", {})))
     assert images == _figures(page), f"{images} figures drawn, the book has {_figures(page)}"
+
+
+@pytest.mark.book
+def test_plain_notebooks_carry_the_builds_printed_output(built_book: pathlib.Path) -> None:
+    """Downloaded, the notebook shows what the book's run printed: the claims summary of every chapter that has one.
+
+    The build takes a chapter's outputs from its execution cache (filled by nbval in ``make test``), and
+    MyST-NB then writes its executed notebook without outputs; the export reads them from the cache.
+    """
+    missing = []
+    for page in notebook_chapters():
+        if "print(claims.summary())" not in (ROOT / f"{page}.md").read_text(encoding="utf-8"):
+            continue
+        cells = [c for c in _plain(page).cells if c.cell_type == "code" and "print(claims.summary())" in c.source]
+        printed = "".join(o.get("text", "") for c in cells for o in c.outputs if o.get("output_type") == "stream")
+        if not re.search(r"\d+ claims? checked, all hold", printed):
+            missing.append(f"{page}: {printed[:120]!r}")
+    assert not missing, "plain notebooks without the build's printed claims summary:\n" + "\n".join(missing)
