@@ -1,8 +1,11 @@
 """Build the student edition or the whole-book PDF (``make student``, ``make pdf``).
 
 Both reuse the instructor build's execution cache (``_build/.jupyter_cache``): a chapter whose code
-is unchanged is not executed again, so these builds only parse and write.  Each keeps its own
-Sphinx environment (``.doctrees``), so it never disturbs ``_build/html``.
+is unchanged is not executed again.  The instructor PDF also starts from a copy of the instructor
+build's Sphinx environment (``_build/.doctrees``), so it reads only the pages changed since ``make
+book`` (usually none) and only writes; the student edition reads every page (its solutions are left
+out while reading).  Each keeps its own environment (``.doctrees-*``), so it never disturbs
+``_build/html``.
 
 * ``student``: the HTML book with ``course_edition = "student"`` (sphinx-exercise's
   ``hide_solutions``: no solution node is created) into ``_build/student/html``.
@@ -26,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "_build"
 CACHE = BUILD / ".jupyter_cache"
+MAIN_DOCTREES = BUILD / ".doctrees"  # the Sphinx environment of `make book`
 
 #: Resolves when MathJax has typeset the page and every image has loaded or failed.
 SETTLE_JS = r"""(async () => {
@@ -37,8 +41,13 @@ SETTLE_JS = r"""(async () => {
 })()"""
 
 
-def sphinx_build(outdir: Path, builder: str, edition: str) -> None:
-    """One strict Sphinx build of the book (``jupyter-book build``'s configuration) into ``outdir``."""
+def sphinx_build(outdir: Path, builder: str, edition: str, reuse_env: bool = False) -> None:
+    """One strict Sphinx build of the book (``jupyter-book build``'s configuration) into ``outdir``.
+
+    ``reuse_env``: start from a copy of the instructor build's Sphinx environment (``_build/.doctrees``,
+    the pages as ``make book`` read them) when there is one, so that only the pages changed since are
+    read again (usually none: the build only writes); the instructor build's own files are not touched.
+    """
     from jupyter_book.sphinx import build_sphinx
 
     import shutil
@@ -53,15 +62,29 @@ def sphinx_build(outdir: Path, builder: str, edition: str) -> None:
         # share the instructor build's execution cache: no chapter runs again if its code is unchanged
         "nb_execution_cache_path": str(CACHE),
     }
+    doctreedir = outdir.parent / f".doctrees-{builder}"
+    force_all = True
+    if reuse_env and (MAIN_DOCTREES / "environment.pickle").is_file():
+        shutil.rmtree(doctreedir, ignore_errors=True)
+        shutil.copytree(MAIN_DOCTREES, doctreedir)
+        # the configuration of `jupyter-book build` exactly (any other value of a setting that the
+        # environment depends on would make Sphinx read every page again); MyST-NB then looks for its
+        # cache next to the output folder: point that at the instructor build's cache
+        del overrides["nb_execution_cache_path"]
+        link = outdir.parent / CACHE.name
+        if link.is_symlink() or not link.exists():
+            link.unlink(missing_ok=True)
+            link.symlink_to(CACHE, target_is_directory=True)
+        force_all = False
     result = build_sphinx(
         ROOT,
         outdir,
         noconfig=True,
         path_config=str(ROOT / "_config.yml"),
         confoverrides=overrides,
-        doctreedir=outdir.parent / f".doctrees-{builder}",
+        doctreedir=doctreedir,
         builder=builder,
-        force_all=True,
+        force_all=force_all,
         warningiserror=True,
         keep_going=True,
     )
@@ -102,7 +125,7 @@ def main(argv: list[str] | None = None) -> None:
     edition = "student" if args.student else "instructor"
     out = BUILD / "pdf" / ("html-student" if args.student else "html")
     if not args.print_only:
-        sphinx_build(out, "singlehtml", edition)
+        sphinx_build(out, "singlehtml", edition, reuse_env=edition == "instructor")
     built = time.perf_counter()
     pdf = BUILD / "pdf" / ("book-student.pdf" if args.student else "book.pdf")
     # singlehtml writes the whole book into the root page (chapters/00_preface.html) but with links

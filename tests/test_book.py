@@ -1,12 +1,18 @@
-"""The book as a course text: strict build, anatomy of every chapter, a real browser, reproducible numbers.
+"""The book as a course text: strict build, anatomy of every chapter, a real browser, layout and search.
 
-Every test that needs the built book lives in this file: pytest runs with ``--dist loadfile``, so
-the session fixture :func:`built_book` builds the book once, on one worker.
+The build (fixture ``built_book``, ``tests/book_build.py``) runs once per test run, on the first worker
+that needs it, after nbval has executed the chapters of this run (root ``conftest.py``): it renders
+their outputs from its execution cache instead of executing every chapter again.  The other checks of
+the built book are in ``tests/test_book_notebooks.py`` (plain notebooks, reproduced numbers) and
+``tests/test_book_editions.py`` (student edition, PDF), so that a second worker can run them.
 
 =================================  ===========================================================
 test                               fails when
 =================================  ===========================================================
 test_book_builds_cleanly           the strict build (``--all -W -n --keep-going``) fails or warns
+test_build_executes_only_what_...  the build executed a chapter that nbval had executed and
+                                   cached in this run (the cache hand-over is broken), or did
+                                   not execute one that nbval did not cache
 test_every_toc_page_is_built       a page of ``_toc.yml`` has no HTML page
 test_no_request_leaves_the_machine a built page loads a script, style or font from another host
 test_chapter_anatomy               a numbered chapter lacks learning objectives, a summary, exercises,
@@ -23,13 +29,11 @@ test_pages_in_a_real_browser       in headless Chromium, on any page of the toc:
                                    the console shows an error, a resource answers >= 400, any
                                    request goes to another host, or a chapter's .ipynb link is
                                    missing or does not download a notebook
-test_glued_numbers_reproduce       re-executing a sample of chapters gives a glued ``text/plain``
-                                   value different from the build's
-test_plain_notebooks_*             (plain notebooks, issue 12; end of this file) a chapter has no
-                                   exported notebook, its Markdown keeps MyST or lacks the book's
-                                   numbers, its code is not the code nbval executes (root
-                                   ``conftest.py``), it misses a book figure, or chapter 1 stops instead of
-                                   reporting when a reader changes its parameters cell
+test_layout_equations_code_...     at 1400 px an equation or code block leaves the column or a
+                                   figure's text is < 9 pt on screen; at 420 px an equation
+                                   number overlaps its equation
+test_search_from_file_and_...      the offline search does not list the expected page
+test_glued_numbers_read_like_...   a glued number shows e-notation, a numpy repr or 5+ digits
 =================================  ===========================================================
 """
 from __future__ import annotations
@@ -50,18 +54,14 @@ import yaml
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import browser  # noqa: E402  (helper module next to this file, not collected)
+from book_build import HTML, ROOT, SPHINX_PROBLEM, build_result, kernel_env  # noqa: E402,F401  (used by test_book_*.py)
 
-# BOOK_ROOT: check another copy of the book (e.g. a scratch book while developing these tests)
-ROOT = pathlib.Path(os.environ.get("BOOK_ROOT") or pathlib.Path(__file__).resolve().parents[1]).resolve()
-HTML = ROOT / "_build" / "html"
+# ROOT (tests/book_build.py): BOOK_ROOT=... checks another copy of the book (e.g. a scratch book)
 EXECUTED = ROOT / "_build" / "jupyter_execute"
 # chapters re-executed by test_glued_numbers_reproduce: a fixed sample, so the test does the same work on
 # every machine (BOOK_REPRO_ALL=1 re-executes every chapter)
 REPRO_SAMPLE = ("chapters/01_dynamical_system", "chapters/06_local_pl")
 
-# Sphinx's own diagnostics; not e.g. "[IPKernelApp] WARNING | Kernel is running over TCP ..."
-# which ipykernel >= 7 prints to stderr on every kernel start (harmless, not a Sphinx warning).
-SPHINX_PROBLEM = re.compile(r"\b(WARNING|ERROR|CRITICAL|SEVERE):")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -98,45 +98,34 @@ def is_notebook(page: str) -> bool:
     return path.is_file() and "kernelspec:" in path.read_text(encoding="utf-8")[:2000]
 
 
-def kernel_env() -> dict[str, str]:
-    """The environment for the build and its kernels: this one without ``MPLBACKEND``.
-
-    The root conftest sets ``MPLBACKEND=Agg`` for the test process; inherited by the build's kernels,
-    it would switch off matplotlib's inline backend, every glued figure would become the text
-    ``<Figure size ...>`` and the execution cache would keep those outputs for later builds.
-    """
-    env = dict(os.environ)
-    env.pop("MPLBACKEND", None)
-    return env
-
-
 # ---------------------------------------------------------------------------------------------
 # the build
 # ---------------------------------------------------------------------------------------------
-@pytest.fixture(scope="session")
-def built_book() -> pathlib.Path:
-    """Build the book once per session with the flags of ``make book``; return the HTML folder."""
-    jb = shutil.which("jupyter-book", path=str(pathlib.Path(sys.executable).parent))
-    assert jb, "jupyter-book is not installed in this environment (run `make setup`)"
-    start = time.perf_counter()
-    proc = subprocess.run(
-        [jb, "build", str(ROOT), "--all", "-W", "-n", "--keep-going"],
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        env=kernel_env(),
-    )
-    log = proc.stdout + proc.stderr
-    assert proc.returncode == 0, f"book build failed (rc={proc.returncode}):\n{log[-6000:]}"
-    problems = [line for line in log.splitlines() if SPHINX_PROBLEM.search(line)]
-    assert not problems, "book build emitted warnings:\n" + "\n".join(problems[:50])
-    print(f"book built in {time.perf_counter() - start:.1f} s")
-    return HTML
-
-
 @pytest.mark.book
 def test_book_builds_cleanly(built_book: pathlib.Path) -> None:
     assert (built_book / "index.html").is_file()
+
+
+@pytest.mark.book
+def test_build_executes_only_what_nbval_did_not(built_book: pathlib.Path, request) -> None:
+    """Each chapter is executed once per run: the build executes exactly the chapters nbval did not cache.
+
+    nbval's ``executed once`` item (root conftest.py) notes ``cached`` for each chapter it handed to
+    the build's execution cache; MyST-NB logs ``Executing notebook`` for each chapter it runs itself.
+    """
+    import book_build
+
+    result = build_result(request.config)
+    assert result.get("ok"), "the build of this run left no record"
+    notes = {p.stem.replace("__", "/") + ".md": p.read_text().strip() for p in book_build.run_folder(request.config).glob("*.done")}
+    cached = sorted(c for c, status in notes.items() if status == "cached")
+    executed = result["executed_by_build"]
+    print(f"chapters executed by nbval and cached: {len(cached)}; executed by the build: {executed}; "
+          f"nbval not finished when the build started: {result['not_executed_by_nbval']}")
+    twice = sorted(set(cached) & set(executed))
+    assert not twice, f"the build executed again chapters that nbval executed and cached in this run: {twice}"
+    missing = [c for c, status in notes.items() if status != "cached" and c not in executed]
+    assert not missing, f"nbval did not cache these chapters, yet the build did not execute them: {missing}"
 
 
 @pytest.mark.book
@@ -273,6 +262,15 @@ def test_every_chapter_executed(built_book: pathlib.Path) -> None:
     assert not failed, f"chapters whose execution failed: {failed}"
 
 
+def _export_tool():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("export_notebooks", ROOT / "tools" / "export_notebooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def _code_cells(nb: dict) -> list[str]:
     return ["".join(c["source"]).strip() for c in nb["cells"] if c["cell_type"] == "code"]
 
@@ -389,189 +387,6 @@ def test_pages_in_a_real_browser(built_book: pathlib.Path) -> None:
     assert not problems, "problems seen in the browser:\n" + "\n".join(
         f"  {page}: {p}" for page, items in problems.items() for p in items
     )
-
-
-# ---------------------------------------------------------------------------------------------
-# reproducibility
-# ---------------------------------------------------------------------------------------------
-def glued_text(nb: dict) -> dict[str, str]:
-    """{glue key: text/plain value} of an executed notebook."""
-    values = {}
-    for cell in nb["cells"]:
-        for out in cell.get("outputs", []):
-            scrapbook = out.get("metadata", {}).get("scrapbook", {})
-            key = scrapbook.get("mime_prefix", "") + "text/plain"  # glue(..., display=False) prefixes
-            if scrapbook.get("name") and key in out.get("data", {}):
-                values[scrapbook["name"]] = "".join(out["data"][key])
-    return values
-
-
-def execute_fresh(page: str) -> dict:
-    """Execute a chapter's source anew in a python3 kernel (cwd: the chapter's folder, as in the build)."""
-    import jupytext
-    import nbclient
-
-    path = ROOT / f"{page}.md"
-    nb = jupytext.read(path)
-    client = nbclient.NotebookClient(
-        nb, kernel_name="python3", timeout=900, resources={"metadata": {"path": str(path.parent)}}
-    )
-    client.execute(env=kernel_env())
-    return nb
-
-
-@pytest.mark.book
-def test_glued_numbers_reproduce(built_book: pathlib.Path) -> None:
-    """Every glued text/plain value of a sample of chapters equals the build's, to the last digit.
-
-    The sample is fixed (``REPRO_SAMPLE``), not chosen by run time, so the test does the same work on
-    every machine; ``BOOK_REPRO_ALL=1`` checks every chapter.
-    """
-    sample = []
-    for page in toc_pages():
-        glue_file = EXECUTED / f"{page}.glue.json"
-        if not (is_notebook(page) and glue_file.is_file()):
-            continue
-        built = {k: "".join(v["data"]["text/plain"]) for k, v in json.loads(glue_file.read_text()).items()
-                 if "text/plain" in v.get("data", {})}
-        if built and (os.environ.get("BOOK_REPRO_ALL") or page in REPRO_SAMPLE):
-            sample.append((page, built))
-    assert len(sample) >= min(2, len(REPRO_SAMPLE)), f"no glued values found for the sample {REPRO_SAMPLE}"
-    differences = []
-    for page, built in sample:
-        fresh = glued_text(execute_fresh(page))
-        assert set(fresh) == set(built), f"{page}: glue keys differ: {sorted(set(fresh) ^ set(built))}"
-        differences += [f"{page} {k}: build {built[k]!r} vs fresh {fresh[k]!r}" for k in built if fresh[k] != built[k]]
-    print(f"reproduced {sum(len(b) for _, b in sample)} glued values of {[p for p, _ in sample]}")
-    assert not differences, "glued values differ between the build and a fresh execution:\n" + "\n".join(differences)
-
-
-# ---------------------------------------------------------------------------------------------
-# plain notebooks (issue 12): every chapter as a plain Jupyter notebook in _build/notebooks
-# ---------------------------------------------------------------------------------------------
-# Exported at the end of every build by _ext/course_tools.py (tools/export_notebooks.py). Their
-# execution outside the book, chapter by chapter: nbval over chapters/*.md, read as the plain notebook's
-# code (root conftest.py; no build needed); the tests here check the exported files against it.
-PLAIN = ROOT / "_build" / "notebooks"
-
-
-def _export_tool():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("export_notebooks", ROOT / "tools" / "export_notebooks.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _plain(page: str) -> dict:
-    import nbformat
-
-    path = PLAIN / f"{pathlib.Path(page).name}.ipynb"
-    assert path.is_file(), f"{page}: no plain notebook {path.relative_to(ROOT)}"
-    nb = nbformat.read(path, as_version=4)
-    nbformat.validate(nb)
-    return nb
-
-
-def _figures(page: str) -> int:
-    return len(re.findall(r"^\s*(`{3,}|:{3,})\{glue:figure\}", (ROOT / f"{page}.md").read_text(encoding="utf-8"), re.M))
-
-
-@pytest.mark.book
-def test_plain_notebooks_exist_first_cell_checks_gdlab(built_book: pathlib.Path) -> None:
-    pages = [p for p in toc_pages() if is_notebook(p)]
-    assert pages
-    for page in pages:
-        nb = _plain(page)
-        offered = built_book / "_sources" / f"{page}.ipynb"
-        assert offered.read_bytes() == (PLAIN / f"{pathlib.Path(page).name}.ipynb").read_bytes(), (
-            f"{page}: the download menu's notebook is not the plain notebook")
-        first_md, first_code = nb.cells[0], nb.cells[1]
-        assert first_md.cell_type == "markdown" and "gdlab" in first_md.source and "make setup" in first_md.source
-        assert "pip install -e code" in first_md.source
-        assert first_code.cell_type == "code" and "requirements" in first_code.metadata.get("tags", [])
-        assert "find_spec(\"gdlab\")" in first_code.source and "pip install -e code" in first_code.source
-
-
-@pytest.mark.book
-def test_plain_notebooks_markdown_has_no_myst_and_the_books_numbers(built_book: pathlib.Path) -> None:
-    tool = _export_tool()
-    problems = []
-    for page in (p for p in toc_pages() if is_notebook(p)):
-        nb, source = _plain(page), (ROOT / f"{page}.md").read_text(encoding="utf-8")
-        markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
-        problems += [f"{page}: MyST left: {m.group(0)!r}" for m in tool.MYST_LEFT.finditer(markdown)]
-        problems += [f"{page}: a code cell imports myst_nb" for c in nb.cells if c.cell_type == "code" and "myst_nb" in c.source]
-        # the book's numbering: every theorem-like block, exercise and figure has its bold heading
-        html = (built_book / f"{page}.html").read_text(encoding="utf-8")
-        for number in re.findall(r'<span class="caption-number">((?:Theorem|Lemma|Proposition|Corollary|Definition|Remark|Exercise) [\d.]+) </span>', html):
-            if f"**{number}**" not in markdown:
-                problems.append(f"{page}: no heading **{number}**")
-        for number in re.findall(r'<span class="caption-number">Fig\. ([\d.]+) </span>', html):
-            if f"**Figure {number}.**" not in markdown:
-                problems.append(f"{page}: no caption **Figure {number}.**")
-        # glued numbers: every glue role was replaced by text (the exporter fails on an unknown key)
-        if source.count("{glue:text}`") and "{glue" in markdown:
-            problems.append(f"{page}: glue roles left")
-        if "{cite" in source and "## References" not in markdown:
-            problems.append(f"{page}: citations but no references section")
-        if source.count("{solution}") != markdown.count("<details>"):
-            problems.append(f"{page}: {source.count('{solution}')} solutions but {markdown.count('<details>')} <details>")
-    assert not problems, "plain notebooks:\n" + "\n".join(problems)
-
-
-@pytest.mark.book
-def test_plain_notebooks_code_is_the_executed_code(built_book: pathlib.Path) -> None:
-    """The code cells of each plain notebook are exactly what nbval executes (root conftest.py)."""
-    tool = _export_tool()
-    for page in (p for p in toc_pages() if is_notebook(p)):
-        exported = [(c.source, c.metadata.get("tags", [])) for c in _plain(page).cells if c.cell_type == "code"]
-        executed = [(c.source, c.metadata.get("tags", [])) for c in tool.code_notebook(ROOT, page).cells if c.cell_type == "code"]
-        assert exported == executed, f"{page}: the plain notebook's code differs from the executed code"
-
-
-@pytest.mark.book
-def test_plain_notebooks_show_every_book_figure(built_book: pathlib.Path) -> None:
-    """Downloaded, before it is run, each plain notebook shows the book's figures as image outputs."""
-    for page in (p for p in toc_pages() if is_notebook(p)):
-        nb = _plain(page)
-        images = sum(1 for c in nb.cells if c.cell_type == "code" for o in c.outputs
-                     if {"image/png", "image/svg+xml"} & set(o.get("data", {})))
-        html_figures = (built_book / f"{page}.html").read_text(encoding="utf-8").count("<figure")
-        assert images == _figures(page) == html_figures, (
-            f"{page}: {images} image outputs, {_figures(page)} glue:figure directives, {html_figures} figures in the HTML")
-
-
-@pytest.mark.book
-def test_plain_notebook_reader_changes_parameters(built_book: pathlib.Path, tmp_path: pathlib.Path) -> None:
-    """Chapter 1 with other step sizes in its ``parameters`` cell, run as a reader runs it (no
-    ``GDLAB_STRICT``): it runs to the end, the checks about the book's parameters report instead of
-    raising, a diverging run is reported, and every figure is still drawn."""
-    import nbclient
-
-    page = "chapters/01_dynamical_system"
-    nb = _plain(page)
-    cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
-    assert len(cells) == 1, f"{page}: expected one cell tagged `parameters`, found {len(cells)}"
-    edited = cells[0].source.replace("ETA_FACTORS = (0.9, 1.0, 1.1)", "ETA_FACTORS = (0.8, 1.0, 1.2)")
-    edited = edited.replace("DW_ETAS = (0.9, 1.0, 1.1)", "DW_ETAS = (0.9, 1.0, 1.3)")
-    assert edited.count("0.8, 1.0, 1.2") == 1 and edited.count("0.9, 1.0, 1.3") == 1, "parameters cell changed shape"
-    cells[0].source = edited
-    env = kernel_env()
-    env.pop("GDLAB_STRICT", None)
-    start = time.perf_counter()
-    nbclient.NotebookClient(nb, kernel_name="python3", timeout=900,
-                            resources={"metadata": {"path": str(tmp_path)}}).execute(env=env)
-    print(f"chapter 1 with changed parameters executed in {time.perf_counter() - start:.1f} s")
-    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "stream")
-    assert "this check is about the book's parameters (changed here: ETA_FACTORS, DW_ETAS)" in text, text[-2000:]
-    assert "diverged (drawn up to the last finite iterate): eta = 1.2 eta*" in text, text[-2000:]
-    assert re.search(r"\d+ claims checked: \d+ hold, [1-9]\d* reported", text), text[-2000:]
-    images = sum(1 for c in nb.cells if c.cell_type == "code" for o in c.outputs
-                     if {"image/png", "image/svg+xml"} & set(o.get("data", {})))
-    assert images == _figures(page), f"{images} figures drawn, the book has {_figures(page)}"
-
 
 
 # ---------------------------------------------------------------------------------------------
@@ -726,110 +541,6 @@ def test_search_from_file_and_over_http(built_book: pathlib.Path) -> None:
         assert any(SEARCH_PAGE in h for h in hits), f"search over {label} for {SEARCH_PHRASE!r} did not list {SEARCH_PAGE}: {hits}"
         assert not report.console_errors, f"search over {label}: console errors {report.console_errors}"
     assert over_http.dom["excerpts"] > 0, "search over HTTP shows no excerpt"
-
-
-# ---- the student edition ---------------------------------------------------------------------
-def _build_edition(args: list[str]) -> str:
-    start = time.perf_counter()
-    proc = subprocess.run([sys.executable, str(ROOT / "_ext" / "build_edition.py"), *args],
-                          capture_output=True, text=True, timeout=1800, env=kernel_env())
-    log = proc.stdout + proc.stderr
-    assert proc.returncode == 0, f"build_edition.py {' '.join(args)} failed (rc={proc.returncode}):\n{log[-6000:]}"
-    problems = [line for line in log.splitlines() if SPHINX_PROBLEM.search(line)]
-    assert not problems, f"build_edition.py {' '.join(args)} emitted warnings:\n" + "\n".join(problems[:50])
-    assert "Executing notebook" not in log, "the edition build re-executed chapters instead of using the cache"
-    print(f"build_edition.py {' '.join(args)}: {time.perf_counter() - start:.1f} s")
-    return log
-
-
-def _text(html: str) -> str:
-    html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip()
-
-
-def solution_snippets(html_dir: pathlib.Path) -> dict[str, list[str]]:
-    """{page: [a 60-character piece of the text of each solution]} of a built edition."""
-    found = {}
-    for page in numbered_chapters():
-        html = (html_dir / f"{page}.html").read_text(encoding="utf-8")
-        pieces = re.findall(r'<section id="solution-content">(.*?)</section>', html, flags=re.S)
-        found[page] = [t[:60] for t in (_text(p) for p in pieces) if len(t) >= 30]
-    return found
-
-
-@pytest.mark.book
-def test_student_edition_has_no_solution(built_book: pathlib.Path) -> None:
-    """``make student``: every exercise, no solution (not hidden: absent from the HTML)."""
-    _build_edition(["student"])
-    student = ROOT / "_build" / "student" / "html"
-    instructor_solutions = solution_snippets(built_book)
-    assert sum(map(len, instructor_solutions.values())) >= len(numbered_chapters()), \
-        f"the instructor edition should have solutions in every chapter: {instructor_solutions}"
-    for page in numbered_chapters():
-        inst = (built_book / f"{page}.html").read_text(encoding="utf-8")
-        stud = (student / f"{page}.html").read_text(encoding="utf-8")
-        n_ex = len(re.findall(r'class="[^"]*\bexercise\b', inst))
-        assert n_ex and len(re.findall(r'class="[^"]*\bexercise\b', stud)) == n_ex, f"{page}: exercises differ between editions"
-        assert not re.search(r'class="[^"]*\bsolution\b', stud), f"{page}: the student edition has a solution element"
-        text = _text(stud)
-        leaked = [s for s in instructor_solutions[page] if s in text]
-        assert not leaked, f"{page}: solution text in the student edition: {leaked[:3]}"
-    # nothing shipped with the student edition holds a solution: no page source, notebook or archive
-    for path in student.rglob("*"):
-        if path.suffix in (".html", ".md", ".ipynb", ".txt", ".js", ".json") and "mathjax" not in path.parts:
-            raw = path.read_text(encoding="utf-8", errors="replace")
-            assert "{solution}" not in raw, f"{path}: a {{solution}} directive in the student edition"
-            if path.suffix in (".md", ".ipynb"):
-                raise AssertionError(f"{path}: the student edition ships a page source")
-    assert not list(student.rglob("*.zip")), "the student edition ships the source archive"
-    manual = _text((student / "chapters" / "solutions.html").read_text(encoding="utf-8"))
-    assert "student edition" in manual and not any(s in manual for v in instructor_solutions.values() for s in v)
-    # the instructor edition's manual holds every solution of every chapter
-    inst_manual = _text((built_book / "chapters" / "solutions.html").read_text(encoding="utf-8"))
-    missing = [s for v in instructor_solutions.values() for s in v if s not in inst_manual]
-    assert not missing, f"solutions missing from the solutions manual: {missing[:3]}"
-
-
-# ---- the PDF ---------------------------------------------------------------------------------
-#: Page count of the whole-book PDF (A4): fails if chapters go missing or the print layout breaks.
-PDF_PAGES = (60, 400)
-
-
-def theorem_titles() -> list[str]:
-    """Titles of the numbered theorems of the chapters (those without maths, as the PDF's text)."""
-    titles = []
-    for page in numbered_chapters():
-        for name, arg, _ in _directives((ROOT / f"{page}.md").read_text(encoding="utf-8")):
-            if name == "prf:theorem" and arg and "$" not in arg and "{" not in arg:
-                titles.append(arg)
-    return titles
-
-
-@pytest.mark.book
-def test_pdf_whole_book(built_book: pathlib.Path) -> None:
-    """``make pdf``: page count in range, theorem titles in the text, no raw TeX, internal links."""
-    from pypdf import PdfReader
-
-    _build_edition(["pdf"])
-    reader = PdfReader(ROOT / "_build" / "pdf" / "book.pdf")
-    n = len(reader.pages)
-    print(f"book.pdf: {n} pages")
-    assert PDF_PAGES[0] <= n <= PDF_PAGES[1], f"book.pdf has {n} pages, expected {PDF_PAGES}"
-    # NFKC: the PDF's text has typographic ligatures (ﬁ, ﬃ) where the source has letters
-    text = unicodedata.normalize("NFKC", re.sub(r"\s+", " ", " ".join(p.extract_text() or "" for p in reader.pages)))
-    titles = [unicodedata.normalize("NFKC", re.sub(r"\\(.)", r"\1", t)) for t in theorem_titles()]  # no Markdown escapes
-    assert len(titles) >= 5, f"too few theorem titles found in the sources: {titles}"
-    missing = [t for t in titles if t not in text]
-    assert not missing, f"theorem titles missing from the PDF text: {missing}"
-    for chapter in ("Theorem 2.1", "Exercise 1.1", "Solutions manual"):
-        assert chapter in text, f"{chapter!r} not in the PDF text"
-    # math left untypeset keeps its delimiters; TeX commands alone may sit in code (plot labels)
-    raw = re.findall(r"\\\(|\\\[|\\begin\{|\$\$", text)
-    assert not raw, f"raw TeX in the PDF text: {raw[:10]}"
-    internal = sum(1 for p in reader.pages for a in (p.get("/Annots") or [])
-                   if a.get_object().get("/Subtype") == "/Link" and "/URI" not in (a.get_object().get("/A") or {}))
-    assert internal >= 50, f"only {internal} internal links in the PDF"
-    assert reader.outline, "the PDF has no outline (bookmarks)"
 
 
 # ---- glued numbers ---------------------------------------------------------------------------
