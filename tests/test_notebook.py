@@ -151,5 +151,8 @@ def test_chapter_1_uses_the_warnings_policy() -> None:
     assert convert.NEW in text and not convert.OLD.search(text)
 
 
-# Every chapter's plain notebook is executed by nbval (root conftest.py: chapters/*.md are collected
-# as the code of their plain notebook, one test item per cell, plus a check of the figures shown).
+# Every chapter is executed once per test run, by nbval over the notebook the build reads (root conftest.py:
+# one item per cell, a check of the figures glued, and the run handed to the build's execution cache).
+# The plain notebooks differ from it only in their first cell and the glue import, which
+# tests/test_book_notebooks.py checks statically; it also runs a sample of them (chapters 1 and 6, and
+# chapter 1 with changed parameters).
