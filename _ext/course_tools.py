@@ -98,8 +98,14 @@ def export_plain_notebooks(app, exception) -> None:
 
 
 def library_digest(root: Path, paths: list[str]) -> str | None:
-    """SHA-256 of the ``*.py`` files under ``paths`` (relative to ``root``); ``None`` if there are none."""
-    files = sorted(f for p in paths if (root / p).is_dir() for f in (root / p).rglob("*.py"))
+    """SHA-256 of the ``*.py`` files under ``paths`` (relative to ``root``); ``None`` if there are none.
+
+    Files under ``__pycache__`` are not sources: the numba kernels write generated modules there
+    (``gdlab/kernels/__pycache__/gdlab_gen``) while a build or a test run executes, and counting them
+    would empty the execution cache in the middle of the run.
+    """
+    files = sorted(f for p in paths if (root / p).is_dir() for f in (root / p).rglob("*.py")
+                   if "__pycache__" not in f.relative_to(root).parts)
     if not files:
         return None
     digest = hashlib.sha256()

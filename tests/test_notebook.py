@@ -156,3 +156,22 @@ def test_chapter_1_uses_the_warnings_policy() -> None:
 # The plain notebooks differ from it only in their first cell and the glue import, which
 # tests/test_book_notebooks.py checks statically; it also runs a sample of them (chapters 1 and 6, and
 # chapter 1 with changed parameters).
+
+
+def test_library_digest_ignores_generated_modules(tmp_path) -> None:
+    """The execution cache's stamp changes with the package sources, not with what a run writes.
+
+    The linear-network kernels write generated ``.py`` modules under ``kernels/__pycache__`` while a
+    chapter runs; if they counted, the cache would be emptied mid-run and every chapter executed twice.
+    """
+    spec = importlib.util.spec_from_file_location("course_tools_digest", ROOT / "_ext" / "course_tools.py")
+    tools = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tools)
+    pkg = tmp_path / "code" / "src" / "pkg"
+    (pkg / "__pycache__" / "gen").mkdir(parents=True)
+    (pkg / "mod.py").write_text("x = 1\n")
+    before = tools.library_digest(tmp_path, ["code/src"])
+    (pkg / "__pycache__" / "gen" / "linear_3_3_3.py").write_text("y = 2\n")
+    assert tools.library_digest(tmp_path, ["code/src"]) == before
+    (pkg / "mod.py").write_text("x = 2\n")
+    assert tools.library_digest(tmp_path, ["code/src"]) != before
