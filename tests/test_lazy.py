@@ -139,3 +139,18 @@ def test_mlp_loss_and_grad_are_those_of_loss_and_grad() -> None:
                 f, g = net._loss_and_grad(w)
                 np.testing.assert_array_equal(f, net.loss(w)); np.testing.assert_array_equal(g, net.grad(w))
                 assert g.shape == shape + (net.n_params,)
+
+
+def test_mlp_batched_derivatives_equal_single_ones_bit_for_bit() -> None:
+    """The first layer's products run as one matrix product over the batch: every batch entry must get the
+    bits it gets alone (the iterates of descent.run and the book's glued numbers depend on it)."""
+    from gdlab import data as _data
+    X, Y = _data.digits_subset(32, classes=(3, 8), rng=0)
+    for bias in (False, True):
+        net = MLP(X / np.linalg.norm(X, axis=0), Y, (64, 32, 32, 1), "tanh", bias=bias)
+        W = net.random_params(rng=np.random.default_rng(7), size=(5, 3))
+        f, g = net._loss_and_grad(W)
+        for i in np.ndindex(5, 3):
+            fi, gi = net._loss_and_grad(W[i])
+            assert f[i] == fi and np.array_equal(g[i], gi), i
+            np.testing.assert_array_equal(net.predict(W)[i], net.predict(W[i]))
