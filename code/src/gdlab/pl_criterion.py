@@ -129,7 +129,9 @@ def sample_ball(center: ArrayLike, radius: float, n: int, rng: RngLike = None) -
     z /= np.linalg.norm(z, axis=-1, keepdims=True)
     u = rng.uniform(size=(n,) + center.shape[:-1])
     t = np.where((np.arange(n) % 2 == 0).reshape((n,) + (1,) * (center.ndim - 1)), u ** (1.0 / p), u)
-    return center + radius * t[..., None] * z
+    z *= radius * t[..., None]  # in place: the bits of center + radius * t * z, without two temporaries
+    z += center
+    return z
 
 
 def _project(w: Array, center: Array, radius: float) -> Array:
