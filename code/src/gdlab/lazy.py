@@ -94,7 +94,7 @@ def steps_to_loss(
     Every step is checked (no recording interval) and the loop stops once every run has reached
     the level. Runs that do not reach it within ``max_steps`` steps, or whose loss becomes
     non-finite, get ``inf``. Shape ``w0.shape[:-1]``. This is :func:`gdlab.descent.run` with
-    ``until_loss=level`` (its ``reached_at``).
+    ``until_loss=level`` (its ``reached_at``), so ``w0`` must be finite (``ValueError`` otherwise).
 
     >>> from gdlab.objectives import Quadratic
     >>> steps_to_loss(Quadratic(np.eye(1)), np.array([[1.0]]), 0.5, 0.5 * 0.25**2 + 1e-12, 10).tolist()
