@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gdlab import data, lazy, pl_criterion as pl, initialisation
-from gdlab.objectives import MLP, Quadratic
+from gdlab.objectives import MLP, DeepScalarLinear, Quadratic
 
 
 def test_kernel_residuals_are_gd_on_linear_regression() -> None:
@@ -65,3 +65,92 @@ def test_positive_init_counts_equal_kernel_regression_for_large_K() -> None:
     Jbar = initialisation.first_layer_bound(net, w0).jac_norm[:, 0]
     eta = 1.0 / (Jbar**2 * np.linalg.eigvalsh(G)[-1])
     assert np.all(lazy.steps_to_loss(net, w0, eta, level, 400) == k_lin)
+
+
+def _steps_to_loss_reference(objective, w0, step_size, level, max_steps):
+    """The loop `lazy.steps_to_loss` had before it became `descent.run(..., until_loss=level)`: the reference."""
+    w = objective._params(w0, "w0").copy()
+    batch = w.shape[:-1]
+    eta = np.broadcast_to(np.asarray(step_size, dtype=np.float64), batch)[..., None]
+    count = np.full(batch, np.inf)
+    dead = np.zeros(batch, dtype=bool)
+    with np.errstate(all="ignore"):
+        for k in range(max_steps + 1):
+            f = np.asarray(objective.loss(w))
+            dead |= ~np.isfinite(f)
+            count = np.where(np.isinf(count) & ~dead & (f < level), float(k), count)
+            if k == max_steps or np.all(np.isfinite(count) | dead):
+                break
+            w = np.where(dead[..., None], 0.0, w - eta * objective.grad(w))
+    return count
+
+
+def _reference_cases():
+    rng = np.random.default_rng(5)
+    X = data.linearly_independent_inputs(6, 5, rng=rng); Y = rng.choice([-1.0, 1.0], size=(1, 5))
+    for bias in (False, True):
+        net = MLP(X, Y, (6, 4, 4, 1), "tanh", bias=bias)
+        W0 = net.random_params(rng=rng, size=(6,))
+        # small steps reach the level; the last two (huge steps) diverge to a non-finite loss
+        eta = np.array([0.05, 0.1, 0.2, 0.3, 80.0, 1e3])
+        yield net, W0, eta, 0.05, 300
+    deep = DeepScalarLinear(depth=3, target=1.0)
+    W0 = rng.uniform(0.5, 1.5, size=(4, 3))
+    yield deep, W0, np.array([0.05, 0.2, 0.7, 3.0]), 1e-6, 400   # converge, converge, oscillate, diverge
+    q = Quadratic(np.diag([1.0, 0.1]))
+    yield q, np.ones((3, 2)), np.array([0.5, 1.0, 2.5]), 1e-3, 500
+
+
+def test_steps_to_loss_equals_the_reference_loop_bit_for_bit() -> None:
+    """steps_to_loss is descent.run with until_loss: the same counts as the old loop, with reached,
+    unreached and diverged runs in one batch (MLP with and without bias, deep scalar, quadratic)."""
+    seen_inf = seen_finite = 0
+    for objective, W0, eta, level, max_steps in _reference_cases():
+        ref = _steps_to_loss_reference(objective, W0, eta, level, max_steps)
+        got = lazy.steps_to_loss(objective, W0, eta, level, max_steps)
+        np.testing.assert_array_equal(got, ref, err_msg=type(objective).__name__)
+        seen_inf += int(np.isinf(ref).sum()); seen_finite += int(np.isfinite(ref).sum())
+    assert seen_inf >= 3 and seen_finite >= 8    # the cases exercise both outcomes
+
+
+def test_run_until_loss_stops_and_records_up_to_the_stop() -> None:
+    from gdlab.descent import run
+    q = Quadratic(np.eye(1))
+    traj = run(q, np.array([[1.0], [1.0]]), np.array([0.5, 0.25]), 50, until_loss=np.array([0.5 * 0.25**2 + 1e-12, 0.4]))
+    # run 0: f_k = 0.5 * 0.25**k -> k = 2; run 1: f_k = 0.5 * 0.75**(2k) < 0.4 at k = 1
+    assert traj.reached_at.tolist() == [2.0, 1.0]
+    assert traj.steps.tolist() == [0, 1, 2] and traj.loss.shape == (3, 2)
+    np.testing.assert_array_equal(traj.params[-1, :, 0], [0.25, 0.75**2])
+    assert run(q, np.array([1.0]), 0.5, 5).reached_at is None
+    empty = run(q, np.array([1.0]), 0.5, 10, until_loss=1.0, record_at=[5])   # reached at step 0
+    assert empty.reached_at == 0.0 and empty.steps.size == 0 and empty.loss.shape == (0,)
+    with pytest.raises(ValueError, match="until_loss"):
+        run(q, np.ones((2, 1)), 0.5, 5, until_loss=np.ones(3))
+
+
+def test_mlp_loss_and_grad_are_those_of_loss_and_grad() -> None:
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((3, 4)); Y = rng.standard_normal((2, 4))
+    for act in MLP.ACTIVATIONS:
+        for bias in (False, True):
+            net = MLP(X, Y, (3, 5, 2), act, bias=bias)
+            for shape in ((), (3,), (2, 2), (0,)):
+                w = net.random_params(rng=rng, size=shape)
+                f, g = net._loss_and_grad(w)
+                np.testing.assert_array_equal(f, net.loss(w)); np.testing.assert_array_equal(g, net.grad(w))
+                assert g.shape == shape + (net.n_params,)
+
+
+def test_mlp_batched_derivatives_equal_single_ones_bit_for_bit() -> None:
+    """The first layer's products run as one matrix product over the batch: every batch entry must get the
+    bits it gets alone (the iterates of descent.run and the book's glued numbers depend on it)."""
+    from gdlab import data as _data
+    X, Y = _data.digits_subset(32, classes=(3, 8), rng=0)
+    for bias in (False, True):
+        net = MLP(X / np.linalg.norm(X, axis=0), Y, (64, 32, 32, 1), "tanh", bias=bias)
+        W = net.random_params(rng=np.random.default_rng(7), size=(5, 3))
+        f, g = net._loss_and_grad(W)
+        for i in np.ndindex(5, 3):
+            fi, gi = net._loss_and_grad(W[i])
+            assert f[i] == fi and np.array_equal(g[i], gi), i
+            np.testing.assert_array_equal(net.predict(W)[i], net.predict(W[i]))

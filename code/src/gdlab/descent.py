@@ -90,6 +90,8 @@ class Trajectory:
         sharpness: ``(T_s, *batch)`` at ``sharpness_steps``, or ``None``.
         sharpness_steps: iteration numbers where sharpness was measured.
         diverged: ``(*batch,)`` bool, True where the run blew up.
+        reached_at: ``(*batch,)``, with ``until_loss``: the first step :math:`k` with
+            :math:`f(w_k) <` the run's level (``inf`` where not reached), else ``None``.
     """
 
     steps: NDArray[np.int64]
@@ -99,6 +101,7 @@ class Trajectory:
     sharpness: Array | None
     sharpness_steps: Array | None
     diverged: NDArray[np.bool_]
+    reached_at: Array | None = None
 
 
 def _blown_up(w: Array, blowup: float, axis: int = -1) -> NDArray[np.bool_]:
@@ -148,6 +151,7 @@ def run(
     keep_params: bool = True,
     blowup: float = 1e8,
     check_every: int = 1,
+    until_loss: ArrayLike | None = None,
 ) -> Trajectory:
     r"""Iterate GD from ``w0`` (shape ``(..., n_params)``) for ``steps`` steps: the package's one GD engine.
 
@@ -177,6 +181,15 @@ def run(
     batched call on the recorded parameters (so the parameters are kept in memory even when
     ``keep_params=False``).
 
+    **Stopping at a loss level.** With ``until_loss`` (a level, or one per run: it broadcasts against the
+    batch shape) the loss of every run is evaluated at every step; ``reached_at`` holds the first step
+    :math:`k` with :math:`f(w_k) <` the run's level (``inf`` if none), a run whose loss is non-finite is
+    flagged diverged at that step (besides the parameter test above), and the loop stops at the first step
+    where every run has reached its level or diverged: records and sharpness then end at that step.
+    Objectives with a ``_loss_and_grad`` method (:class:`~gdlab.objectives.MLP`) evaluate loss and gradient
+    in one forward pass wherever both are needed (records, ``until_loss``), with the same bits as
+    ``loss`` and ``grad``.
+
     >>> from gdlab.objectives import Quadratic
     >>> traj = run(Quadratic(np.eye(1)), np.array([1.0]), 0.5, steps=3)
     >>> traj.params[:, 0].tolist()
@@ -197,6 +210,14 @@ def run(
         raise ValueError("w0 must contain only finite values")
     batch = w.shape[:-1]
     eta = _step_sizes_for_batch(step_size, batch)
+    until = None
+    if until_loss is not None:
+        level = _checks.finite_array(until_loss, "until_loss")
+        try:
+            until = np.broadcast_to(level, batch)
+        except ValueError:
+            raise ValueError(f"until_loss of shape {level.shape} does not broadcast to the batch shape {batch} of w0") from None
+        reached_at = np.full(batch, np.inf)
 
     if record_at is None:
         record = set(range(0, steps + 1, record_every)) | {steps}
@@ -225,6 +246,7 @@ def run(
         eta = eta[..., None]
         p_axis = -1
 
+    loss_and_grad = None if (fast or own) else getattr(objective, "_loss_and_grad", None)
     if own:  # records written in place (a long run of a small batch spends little per step)
         record_index = {step: i for i, step in enumerate(sorted(record))}
         own_records = np.empty((len(record_index),) + state.shape)
@@ -233,16 +255,32 @@ def run(
     def params() -> Array:
         return np.moveaxis(state, 0, -1) if fast else state
 
+    t_end = steps
     with np.errstate(all="ignore"):
         for t in range(steps + 1):
+            f_t = None
             if own:
                 if t in record:
                     own_records[record_index[t]] = state  # records from a run's detection on are NaN'd below
+            elif loss_and_grad is not None and (until is not None or t in record):
+                f_t, g = loss_and_grad(state)  # one forward pass, the bits of loss() and grad()
             else:
                 g = objective._grad_T(state, out=gbuf, work=work) if fast else objective.grad(state)
+            stop = False
+            if until is not None:
+                if f_t is None:
+                    f_t = objective.loss(np.ascontiguousarray(params()) if fast else state)
+                lost = ~np.isfinite(f_t) & ~diverged
+                if lost.any():  # frozen at 0 after this step's update, like a run caught by the parameter test
+                    diverged = diverged | lost
+                    detected_at = np.where(lost, t, detected_at)
+                reached_at[np.isinf(reached_at) & ~diverged & (f_t < until)] = t
+                stop = bool(np.all(np.isfinite(reached_at) | diverged))
+                if stop:
+                    t_end = t
             if t in record and not own:
                 w_t = params()
-                losses.append(np.where(diverged, np.nan, objective.loss(w_t)))
+                losses.append(np.where(diverged, np.nan, objective.loss(w_t) if f_t is None else f_t))
                 gb = np.moveaxis(g, 0, -1) if fast else g  # the layout grad() returns (same einsum order)
                 norms.append(np.where(diverged, np.nan, np.sqrt(np.einsum("...i,...i->...", gb, gb))))
                 if keep_params:
@@ -252,7 +290,7 @@ def run(
                 pair = top_eigenpair(objective, safe, method=sharpness_method, v0=vec)
                 vec = np.where(np.isfinite(pair.vector), pair.vector, 1.0)
                 sharp.append(np.where(diverged, np.nan, pair.value))
-            if t == steps:
+            if t == steps or stop:
                 break
             if fast:
                 g *= eta
@@ -261,27 +299,35 @@ def run(
                 state -= scaled_grad(state, eta)
             else:
                 state = state - eta * g
-            if (t + 1) % check_every == 0 or t + 1 == steps:
+            pending = until is not None and bool(lost.any())  # flagged by their loss at t, not yet zeroed
+            if (t + 1) % check_every == 0 or t + 1 == steps or pending:
                 newly = _leaves(objective, state, blowup, axis=p_axis) & ~diverged
                 if newly.any():
                     diverged = diverged | newly
                     detected_at = np.where(newly, t + 1, detected_at)
+                if newly.any() or pending:
                     if fast:
                         state[:, diverged] = 0.0
                     else:
                         state = np.where(diverged[..., None], 0.0, state)
+    if t_end < steps:  # stopped early (until_loss): records and sharpness end at t_end
+        record = {step for step in record if step <= t_end}
+        sharp_at = {step for step in sharp_at if step <= t_end}
     steps_arr = np.asarray(sorted(record), dtype=np.int64)
     if own:  # the records' loss and gradient norm, in one batched call each
-        params_arr = own_records
+        params_arr = own_records[: len(record)]
         with np.errstate(all="ignore"):
             loss_arr = objective.loss(params_arr)
             g = objective.grad(params_arr)
             norm_arr = np.sqrt(np.einsum("...i,...i->...", g, g))
         if not keep_params:
             params_arr = None
-    else:
+    elif losses:
         loss_arr, norm_arr = np.stack(losses), np.stack(norms)
         params_arr = np.stack(kept) if keep_params else None
+    else:  # stopped (until_loss) before the first iteration number of record_at
+        loss_arr, norm_arr = np.empty((0,) + batch), np.empty((0,) + batch)
+        params_arr = np.empty((0,) + w.shape) if keep_params else None
     if params_arr is not None:
         params_arr[~np.isfinite(params_arr)] = np.nan
     if check_every > 1 or own:  # records at or after the check that caught a divergence are NaN
@@ -298,6 +344,7 @@ def run(
         sharpness=np.stack(sharp) if sharp_at else None,
         sharpness_steps=np.asarray(sorted(sharp_at), dtype=np.int64) if sharp_at else None,
         diverged=diverged,
+        reached_at=None if until is None else reached_at,
     )
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from . import _checks
+from . import _checks, descent
 from .objectives import Objective
 
 Array = NDArray[np.float64]
@@ -93,28 +93,18 @@ def steps_to_loss(
     ``w0`` has shape ``(..., n_params)`` and ``step_size`` broadcasts against ``w0.shape[:-1]``.
     Every step is checked (no recording interval) and the loop stops once every run has reached
     the level. Runs that do not reach it within ``max_steps`` steps, or whose loss becomes
-    non-finite, get ``inf``. Shape ``w0.shape[:-1]``.
+    non-finite, get ``inf``. Shape ``w0.shape[:-1]``. This is :func:`gdlab.descent.run` with
+    ``until_loss=level`` (its ``reached_at``), so ``w0`` must be finite (``ValueError`` otherwise).
 
     >>> from gdlab.objectives import Quadratic
     >>> steps_to_loss(Quadratic(np.eye(1)), np.array([[1.0]]), 0.5, 0.5 * 0.25**2 + 1e-12, 10).tolist()
     [2.0]
     """
-    w = objective._params(w0, "w0").copy()
     level = float(_checks.positive_finite(level, "level"))
     max_steps = _checks.positive_int(max_steps, "max_steps", minimum=0)
-    batch = w.shape[:-1]
-    eta = np.broadcast_to(np.asarray(step_size, dtype=np.float64), batch)
-    if not np.all(np.isfinite(eta)) or np.any(eta <= 0):
-        raise ValueError(f"step_size must be positive and finite, got {step_size!r}")
-    eta = eta[..., None]
-    count = np.full(batch, np.inf)
-    dead = np.zeros(batch, dtype=bool)
-    with np.errstate(all="ignore"):
-        for k in range(max_steps + 1):
-            f = np.asarray(objective.loss(w))
-            dead |= ~np.isfinite(f)
-            count = np.where(np.isinf(count) & ~dead & (f < level), float(k), count)
-            if k == max_steps or np.all(np.isfinite(count) | dead):
-                break
-            w = np.where(dead[..., None], 0.0, w - eta * objective.grad(w))
-    return count
+    # GD with the stop criterion of descent.run; a non-finite loss or parameter ends a run (finfo.max:
+    # no other blow-up bound), nothing recorded but step 0
+    traj = descent.run(objective, w0, step_size, max_steps, until_loss=level, record_at=[0],
+                       keep_params=False, blowup=float(np.finfo(np.float64).max))
+    assert traj.reached_at is not None
+    return traj.reached_at

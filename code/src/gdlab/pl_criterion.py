@@ -64,6 +64,12 @@ RngLike = np.random.Generator | int | None
 # --------------------------------------------------------------------------- the ratio
 
 
+def _loss_and_grad(objective: Objective, w: Array) -> tuple[Array, Array]:
+    """``(loss(w), grad(w))``, from one forward pass where the objective offers it (same bits)."""
+    both = getattr(objective, "_loss_and_grad", None)
+    return both(w) if both is not None else (objective.loss(w), objective.grad(w))
+
+
 def pl_ratio(objective: Objective, w: ArrayLike, loss_floor: float = 0.0) -> Array:
     r"""PL ratio :math:`\|\nabla f(w)\|^2 / f(w)` at ``w`` of shape ``(..., n_params)``; returns ``(...,)``.
 
@@ -76,8 +82,7 @@ def pl_ratio(objective: Objective, w: ArrayLike, loss_floor: float = 0.0) -> Arr
     """
     w = objective._params(w)
     loss_floor = float(_checks.nonnegative_finite(loss_floor, "loss_floor"))
-    f = objective.loss(w)
-    g = objective.grad(w)
+    f, g = _loss_and_grad(objective, w)
     g2 = np.einsum("...i,...i->...", g, g)
     ok = f > loss_floor
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -86,8 +91,7 @@ def pl_ratio(objective: Objective, w: ArrayLike, loss_floor: float = 0.0) -> Arr
 
 def _log_ratio_and_grad(objective: Objective, w: Array, loss_floor: float) -> tuple[Array, Array]:
     r""":math:`\phi = \log(\|g\|^2/f)` and :math:`\nabla\phi = 2Hg/\|g\|^2 - g/f`; +inf / 0 where undefined."""
-    f = objective.loss(w)
-    g = objective.grad(w)
+    f, g = _loss_and_grad(objective, w)
     g2 = np.einsum("...i,...i->...", g, g)
     ok = (f > loss_floor) & (g2 > 0)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -125,7 +129,9 @@ def sample_ball(center: ArrayLike, radius: float, n: int, rng: RngLike = None) -
     z /= np.linalg.norm(z, axis=-1, keepdims=True)
     u = rng.uniform(size=(n,) + center.shape[:-1])
     t = np.where((np.arange(n) % 2 == 0).reshape((n,) + (1,) * (center.ndim - 1)), u ** (1.0 / p), u)
-    return center + radius * t[..., None] * z
+    z *= radius * t[..., None]  # in place: the bits of center + radius * t * z, without two temporaries
+    z += center
+    return z
 
 
 def _project(w: Array, center: Array, radius: float) -> Array:

@@ -165,16 +165,29 @@ class MLP(Objective):
 
     @_quiet
     def grad(self, w: ArrayLike) -> Array:
+        return self._backprop(self._params(w), False)[1]
+
+    @_quiet
+    def _loss_and_grad(self, w: ArrayLike) -> tuple[Array, Array]:
+        """``(loss(w), grad(w))`` from one forward pass, bit for bit those of :meth:`loss` and :meth:`grad`."""
+        return self._backprop(self._params(w), True)
+
+    def _backprop(self, w: Array, with_loss: bool) -> tuple[Array | None, Array]:
+        """Backpropagation written straight into the flat layout (no :meth:`flatten` round trip)."""
         layers = self.unflatten(w)
         a, zs, acts = self._forward(layers, 1)
-        delta = zs[-1] - self.Y
-        grads: list = [None] * self.depth
+        delta = zs[-1] - self.Y  # the residual R of loss()
+        f = 0.5 * np.sum(delta * delta, axis=(-2, -1)) if with_loss else None
+        batch = w.shape[:-1]
+        out = np.empty(batch + (self.n_params,))
         for j in range(self.depth - 1, -1, -1):
-            gW = delta @ _mT(a[j])
-            grads[j] = (gW, delta.sum(axis=-1)) if self.bias else gW
+            sw, sb = self.layer_slices[j]
+            out[..., sw] = (delta @ _mT(a[j])).reshape(batch + (sw.stop - sw.start,))
+            if sb is not None:
+                out[..., sb] = delta.sum(axis=-1)
             if j > 0:
                 delta = (_mT(layers[j][0]) @ delta) * acts[j - 1][1]
-        return self.flatten(grads)
+        return f, out
 
     @_quiet
     def loss_and_grad(self, w: ArrayLike) -> tuple[Array, Array]:
