@@ -136,7 +136,7 @@ def test_mlp_loss_and_grad_are_those_of_loss_and_grad() -> None:
             net = MLP(X, Y, (3, 5, 2), act, bias=bias)
             for shape in ((), (3,), (2, 2), (0,)):
                 w = net.random_params(rng=rng, size=shape)
-                f, g = net._loss_and_grad(w)
+                f, g = net.loss_and_grad(w)
                 np.testing.assert_array_equal(f, net.loss(w)); np.testing.assert_array_equal(g, net.grad(w))
                 assert g.shape == shape + (net.n_params,)
 
@@ -149,8 +149,8 @@ def test_mlp_batched_derivatives_equal_single_ones_bit_for_bit() -> None:
     for bias in (False, True):
         net = MLP(X / np.linalg.norm(X, axis=0), Y, (64, 32, 32, 1), "tanh", bias=bias)
         W = net.random_params(rng=np.random.default_rng(7), size=(5, 3))
-        f, g = net._loss_and_grad(W)
+        f, g = net.loss_and_grad(W)
         for i in np.ndindex(5, 3):
-            fi, gi = net._loss_and_grad(W[i])
+            fi, gi = net.loss_and_grad(W[i])
             assert f[i] == fi and np.array_equal(g[i], gi), i
             np.testing.assert_array_equal(net.predict(W)[i], net.predict(W[i]))

@@ -186,7 +186,7 @@ def run(
     :math:`k` with :math:`f(w_k) <` the run's level (``inf`` if none), a run whose loss is non-finite is
     flagged diverged at that step (besides the parameter test above), and the loop stops at the first step
     where every run has reached its level or diverged: records and sharpness then end at that step.
-    Objectives with a ``_loss_and_grad`` method (:class:`~gdlab.objectives.MLP`) evaluate loss and gradient
+    Objectives with a ``loss_and_grad`` method (:class:`~gdlab.objectives.MLP`) evaluate loss and gradient
     in one forward pass wherever both are needed (records, ``until_loss``), with the same bits as
     ``loss`` and ``grad``.
 
@@ -246,7 +246,7 @@ def run(
         eta = eta[..., None]
         p_axis = -1
 
-    loss_and_grad = None if (fast or own) else getattr(objective, "_loss_and_grad", None)
+    loss_and_grad = None if (fast or own) else getattr(objective, "loss_and_grad", None)
     if own:  # records written in place (a long run of a small batch spends little per step)
         record_index = {step: i for i, step in enumerate(sorted(record))}
         own_records = np.empty((len(record_index),) + state.shape)

@@ -66,7 +66,7 @@ RngLike = np.random.Generator | int | None
 
 def _loss_and_grad(objective: Objective, w: Array) -> tuple[Array, Array]:
     """``(loss(w), grad(w))``, from one forward pass where the objective offers it (same bits)."""
-    both = getattr(objective, "_loss_and_grad", None)
+    both = getattr(objective, "loss_and_grad", None)
     return both(w) if both is not None else (objective.loss(w), objective.grad(w))
 
 

@@ -167,11 +167,6 @@ class MLP(Objective):
     def grad(self, w: ArrayLike) -> Array:
         return self._backprop(self._params(w), False)[1]
 
-    @_quiet
-    def _loss_and_grad(self, w: ArrayLike) -> tuple[Array, Array]:
-        """``(loss(w), grad(w))`` from one forward pass, bit for bit those of :meth:`loss` and :meth:`grad`."""
-        return self._backprop(self._params(w), True)
-
     def _backprop(self, w: Array, with_loss: bool) -> tuple[Array | None, Array]:
         """Backpropagation written straight into the flat layout (no :meth:`flatten` round trip)."""
         layers = self.unflatten(w)
@@ -202,17 +197,7 @@ class MLP(Objective):
         >>> bool(np.array_equal(f, net.loss(w))), bool(np.array_equal(g, net.grad(w)))
         (True, True)
         """
-        layers = self.unflatten(w)
-        a, zs, acts = self._forward(layers, 1)
-        delta = zs[-1] - self.Y
-        loss = 0.5 * np.sum(delta * delta, axis=(-2, -1))
-        grads: list = [None] * self.depth
-        for j in range(self.depth - 1, -1, -1):
-            gW = delta @ _mT(a[j])
-            grads[j] = (gW, delta.sum(axis=-1)) if self.bias else gW
-            if j > 0:
-                delta = (_mT(layers[j][0]) @ delta) * acts[j - 1][1]
-        return loss, self.flatten(grads)
+        return self._backprop(self._params(w), True)
 
     @_quiet
     def hvp(self, w: ArrayLike, v: ArrayLike) -> Array:
