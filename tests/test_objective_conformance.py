@@ -123,6 +123,15 @@ def test_shapes_on_batches(case, batch: tuple[int, ...]) -> None:
         assert out.dtype == np.float64
 
 
+@pytest.mark.parametrize("batch", [(), (3,), (0,)])
+def test_loss_and_grad_are_loss_and_grad_bit_for_bit(case, batch: tuple[int, ...]) -> None:
+    """``descent.run`` and the PL ratio take loss and gradient from ``loss_and_grad``: same bits."""
+    _, f = case
+    w = _points(f, batch)
+    loss, grad = f.loss_and_grad(w)
+    assert np.array_equal(loss, f.loss(w)) and np.array_equal(grad, f.grad(w))
+
+
 def test_batched_equals_one_at_a_time(case) -> None:
     _, f = case
     w = _points(f, (2, 3))

@@ -186,9 +186,9 @@ def run(
     :math:`k` with :math:`f(w_k) <` the run's level (``inf`` if none), a run whose loss is non-finite is
     flagged diverged at that step (besides the parameter test above), and the loop stops at the first step
     where every run has reached its level or diverged: records and sharpness then end at that step.
-    Objectives with a ``loss_and_grad`` method (:class:`~gdlab.objectives.MLP`) evaluate loss and gradient
-    in one forward pass wherever both are needed (records, ``until_loss``), with the same bits as
-    ``loss`` and ``grad``.
+    Where both are needed (records, ``until_loss``) loss and gradient come from
+    ``objective.loss_and_grad``, one forward pass for :class:`~gdlab.objectives.MLP`, with the same bits
+    as ``loss`` and ``grad``.
 
     >>> from gdlab.objectives import Quadratic
     >>> traj = run(Quadratic(np.eye(1)), np.array([1.0]), 0.5, steps=3)
@@ -246,7 +246,6 @@ def run(
         eta = eta[..., None]
         p_axis = -1
 
-    loss_and_grad = None if (fast or own) else getattr(objective, "loss_and_grad", None)
     if own:  # records written in place (a long run of a small batch spends little per step)
         record_index = {step: i for i, step in enumerate(sorted(record))}
         own_records = np.empty((len(record_index),) + state.shape)
@@ -262,8 +261,8 @@ def run(
             if own:
                 if t in record:
                     own_records[record_index[t]] = state  # records from a run's detection on are NaN'd below
-            elif loss_and_grad is not None and (until is not None or t in record):
-                f_t, g = loss_and_grad(state)  # one forward pass, the bits of loss() and grad()
+            elif not fast and (until is not None or t in record):
+                f_t, g = objective.loss_and_grad(state)  # MLP: one forward pass, the bits of loss() and grad()
             else:
                 g = objective._grad_T(state, out=gbuf, work=work) if fast else objective.grad(state)
             stop = False

@@ -64,12 +64,6 @@ RngLike = np.random.Generator | int | None
 # --------------------------------------------------------------------------- the ratio
 
 
-def _loss_and_grad(objective: Objective, w: Array) -> tuple[Array, Array]:
-    """``(loss(w), grad(w))``, from one forward pass where the objective offers it (same bits)."""
-    both = getattr(objective, "loss_and_grad", None)
-    return both(w) if both is not None else (objective.loss(w), objective.grad(w))
-
-
 def pl_ratio(objective: Objective, w: ArrayLike, loss_floor: float = 0.0) -> Array:
     r"""PL ratio :math:`\|\nabla f(w)\|^2 / f(w)` at ``w`` of shape ``(..., n_params)``; returns ``(...,)``.
 
@@ -82,7 +76,7 @@ def pl_ratio(objective: Objective, w: ArrayLike, loss_floor: float = 0.0) -> Arr
     """
     w = objective._params(w)
     loss_floor = float(_checks.nonnegative_finite(loss_floor, "loss_floor"))
-    f, g = _loss_and_grad(objective, w)
+    f, g = objective.loss_and_grad(w)
     g2 = np.einsum("...i,...i->...", g, g)
     ok = f > loss_floor
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -91,7 +85,7 @@ def pl_ratio(objective: Objective, w: ArrayLike, loss_floor: float = 0.0) -> Arr
 
 def _log_ratio_and_grad(objective: Objective, w: Array, loss_floor: float) -> tuple[Array, Array]:
     r""":math:`\phi = \log(\|g\|^2/f)` and :math:`\nabla\phi = 2Hg/\|g\|^2 - g/f`; +inf / 0 where undefined."""
-    f, g = _loss_and_grad(objective, w)
+    f, g = objective.loss_and_grad(w)
     g2 = np.einsum("...i,...i->...", g, g)
     ok = (f > loss_floor) & (g2 > 0)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):

@@ -43,6 +43,15 @@ class Objective(ABC):
     def grad(self, w: ArrayLike) -> Array:
         """Gradient, shape ``(..., n_params)``."""
 
+    def loss_and_grad(self, w: ArrayLike) -> tuple[Array, Array]:
+        """``(loss(w), grad(w))``, bit for bit those of :meth:`loss` and :meth:`grad`.
+
+        The default makes the two calls; a model whose gradient repeats the forward pass of its loss
+        (:class:`~gdlab.objectives.MLP`) computes both from one pass. :func:`gdlab.descent.run` uses it
+        at the steps where it needs both.
+        """
+        return self.loss(w), self.grad(w)
+
     @abstractmethod
     def hvp(self, w: ArrayLike, v: ArrayLike) -> Array:
         """Hessian-vector product :math:`\\nabla^2 f(w) v`, shape ``(..., n_params)``."""
