@@ -81,21 +81,34 @@ def test_plain_code_is_the_book_code() -> None:
         book = _book_cells(page)
         assert len(plain) - 1 == len(book), f"{page}: {len(plain) - 1} plain code cells, the book has {len(book)}"
         for i, (cell, (source, tags)) in enumerate(zip(plain[1:], book)):
-            back = cell.source.replace(tool.PLAIN_GLUE_IMPORT, "from myst_nb import glue").strip()
+            back = cell.source.replace(tool.PLAIN_GLUE_IMPORT, tool.BOOK_GLUE_IMPORT).strip()
             swaps += cell.source != source
             assert back == source, f"{page} code cell {i}: the plain notebook's code is not the book's:\n{cell.source[:400]}"
             assert list(cell.metadata.get("tags", [])) == tags, f"{page} code cell {i}: tags {cell.metadata.get('tags')} != {tags}"
-    assert swaps >= len([p for p in chapters if "from myst_nb import glue" in (ROOT / f"{p}.md").read_text()]), \
+    assert swaps >= len([p for p in chapters if tool.BOOK_GLUE_IMPORT in (ROOT / f"{p}.md").read_text()]), \
         "the glue import was not swapped in every chapter that imports it"
+
+
+def test_chapters_import_glue_from_gdlab() -> None:
+    """Every chapter that glues imports ``book_glue`` (``myst_nb.glue`` costs a second of imports per kernel).
+
+    Only that line is swapped for the plain notebook's ``glue``, which shows glued figures in Jupyter.
+    """
+    tool = _export_tool()
+    for page in notebook_chapters():
+        text = (ROOT / f"{page}.md").read_text(encoding="utf-8")
+        assert "from myst_nb import glue" not in text, f"{page}: import glue as `{tool.BOOK_GLUE_IMPORT}`"
+        if "glue(" in text:
+            assert tool.BOOK_GLUE_IMPORT in text, f"{page} glues but does not import `{tool.BOOK_GLUE_IMPORT}`"
 
 
 def test_plain_code_check_can_fail() -> None:
     """The comparison above sees a changed line (self-test of its normalisation)."""
     tool = _export_tool()
-    plain = tool.PLAIN_GLUE_IMPORT + "\nx = 1"
-    assert plain.replace(tool.PLAIN_GLUE_IMPORT, "from myst_nb import glue") == "from myst_nb import glue\nx = 1"
-    assert (tool.PLAIN_GLUE_IMPORT + "\nx = 2").replace(tool.PLAIN_GLUE_IMPORT, "from myst_nb import glue") != \
-        "from myst_nb import glue\nx = 1"
+    book = tool.BOOK_GLUE_IMPORT + "\nx = 1"
+    plain = tool.GLUE_IMPORT.sub(tool.PLAIN_GLUE_IMPORT, book)
+    assert plain != book and plain.replace(tool.PLAIN_GLUE_IMPORT, tool.BOOK_GLUE_IMPORT) == book
+    assert (tool.PLAIN_GLUE_IMPORT + "\nx = 2").replace(tool.PLAIN_GLUE_IMPORT, tool.BOOK_GLUE_IMPORT) != book
 
 
 # ---------------------------------------------------------------------------------------------

@@ -99,6 +99,39 @@ def test_glue_shows_a_figure_as_png_and_keeps_values(monkeypatch) -> None:
     assert shown[-1] == 3
 
 
+@pytest.mark.parametrize("display", [False, True])
+def test_book_glue_sends_what_myst_nb_glue_sends(monkeypatch, display) -> None:
+    """``book_glue`` is ``myst_nb.glue`` without its import: the same display message, value by value."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import myst_nb.ext.glue as myst_glue
+
+    ours, theirs = [], []
+    monkeypatch.setattr(notebook, "_display_raw", lambda bundle, meta: ours.append((bundle, meta)))
+    monkeypatch.setattr(myst_glue, "ipy_display", lambda bundle, raw, metadata: theirs.append((bundle, metadata)))
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    values = {"a_float": 0.1 + 0.2, "an_int": 3, "a_string": "0, 1, 3", "an_array": np.arange(3.0),
+              "a_figure": fig}
+    for name, value in values.items():
+        notebook.book_glue(name, value, display=display)
+        myst_glue.glue(name, value, display=display)
+    plt.close(fig)
+    assert myst_glue.GLUE_PREFIX == notebook.GLUE_PREFIX
+    assert len(ours) == len(theirs) == len(values)
+    for (b1, m1), (b2, m2), name in zip(ours, theirs, values):
+        assert b1 == b2 and m1 == m2, f"book_glue differs from myst_nb.glue for {name}"
+        assert m1["scrapbook"]["name"] == name
+        assert all(k.startswith(notebook.GLUE_PREFIX) != display for k in b1)
+
+
+def test_book_glue_rejects_an_empty_name() -> None:
+    with pytest.raises(ValueError, match="name"):
+        notebook.book_glue("", 1.0)
+
+
 def test_report_divergence(capsys) -> None:
     assert notebook.report_divergence(np.array([False, False]), ["a", "b"]) == []
     assert capsys.readouterr().out == ""

@@ -5,7 +5,7 @@ sources (MyST Markdown, read with jupytext) and the build's results:
 
 * numbers quoted in the text (``{glue:text}`key:fmt```) are substituted from the build's glue values
   (``_build/jupyter_execute/chapters/<chapter>.glue.json``), formatted exactly as MyST-NB formats them;
-* the set-up cell imports ``glue`` from :mod:`gdlab.notebook` instead of ``myst_nb``, so every glued
+* the set-up cell imports the plain ``glue`` of :mod:`gdlab.notebook` instead of ``book_glue``, so every glued
   figure is displayed as a PNG output wherever the notebook runs; the book's caption follows it;
 * theorems, proofs, definitions, exercises and admonitions become ordinary Markdown (a bold numbered
   heading as in the book; solutions folded in ``<details>``), equations carry their ``\\tag{}`` number,
@@ -36,7 +36,8 @@ from bs4 import BeautifulSoup
 ROOT = Path(__file__).resolve().parents[1]
 
 #: Import line of the chapters' set-up cells, and what the exported notebook imports instead.
-GLUE_IMPORT = re.compile(r"^from myst_nb import glue\s*$", re.M)
+BOOK_GLUE_IMPORT = "from gdlab.notebook import book_glue as glue  # = myst_nb.glue, without a 1 s import"
+GLUE_IMPORT = re.compile("^" + re.escape(BOOK_GLUE_IMPORT) + r"\s*$", re.M)
 PLAIN_GLUE_IMPORT = "from gdlab.notebook import glue  # shows glued figures in a plain notebook"
 
 FENCE = re.compile(r"^(?P<fence>`{3,}|:{3,})\{(?P<name>[\w:.-]+)\}\s*(?P<arg>.*?)\s*$")
@@ -560,8 +561,8 @@ def export_page(book: Book, page: str, notebook_pages: set[str]) -> tuple[nbform
     nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
     nb.metadata["language_info"] = {"name": "python"}
     nb.metadata["gdlab"] = {"source": f"{page}.md", "exported_by": "tools/export_notebooks.py"}
-    if any("from myst_nb" in c.source for c in cells if c.cell_type == "code"):
-        conv.unknown.append("a code cell still imports myst_nb")
+    if any("from myst_nb" in c.source or "book_glue" in c.source for c in cells if c.cell_type == "code"):
+        conv.unknown.append("a code cell still imports the book's glue (myst_nb's), not the plain notebook's")
     leftover = [m.group(0) for c in cells if c.cell_type == "markdown" for m in MYST_LEFT.finditer(c.source)]
     conv.unknown += [f"MyST left in the Markdown: {s!r}" for s in leftover]
     if conv.blocks:

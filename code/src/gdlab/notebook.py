@@ -12,6 +12,9 @@ bare ``AssertionError``.  This module holds the little that makes both work from
   fails.  A check marked ``book_only=True`` is about the book's own parameters: when the reader
   has changed them (``reader != book``), a failure is *reported* ("this check is about the book's
   parameters ...") instead of raised.  :meth:`Claims.summary` is the one-line "N claims checked".
+* :func:`book_glue`: ``myst_nb.glue`` itself (the same display message, which MyST-NB reads back into
+  ``{glue}`` roles), without the second its import costs in every kernel; the chapters import it as
+  ``glue``.
 * :func:`glue`: a stand-in for ``myst_nb.glue`` in the exported plain notebooks (``make notebooks``):
   a glued figure is shown as a PNG image output, wherever the notebook runs; other values are kept in
   :data:`GLUED` (and shown when ``display=True``).
@@ -35,7 +38,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-__all__ = ["STRICT_ENV", "strict", "warnings_policy", "Claims", "glue", "GLUED", "figure_png", "report_divergence"]
+__all__ = ["STRICT_ENV", "strict", "warnings_policy", "Claims", "book_glue", "GLUE_PREFIX", "glue", "GLUED", "figure_png",
+           "report_divergence"]
 
 #: Environment variable that switches on the strict mode of the book build and the tests.
 STRICT_ENV = "GDLAB_STRICT"
@@ -144,10 +148,40 @@ def _display(obj) -> None:  # replaced in tests
     display(obj)
 
 
+#: MIME-type prefix of a value glued with ``display=False`` (MyST-NB's ``myst_nb.ext.glue.GLUE_PREFIX``).
+GLUE_PREFIX = "application/papermill.record/"
+
+
+def _display_raw(bundle: dict, metadata: dict) -> None:  # replaced in tests
+    from IPython.display import display
+
+    display(bundle, raw=True, metadata=metadata)
+
+
+def book_glue(name: str, value: Any, display: bool = True) -> None:
+    """``myst_nb.glue``: record ``value`` under ``name`` for the book's ``{glue}`` roles and directives.
+
+    The same display message as ``myst_nb.glue`` (``tests/test_notebook.py`` compares the two): the
+    value's MIME bundle, with every type prefixed by :data:`GLUE_PREFIX` when ``display=False``, and
+    ``{"scrapbook": {"name": name, "mime_prefix": prefix}}`` in its metadata.  ``myst_nb.glue`` imports
+    ``nbformat`` and with it ``jsonschema``'s format checkers, about a second per kernel, for a type
+    annotation; this function needs only IPython.
+    """
+    from IPython.core.formatters import format_display_data
+
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"name must be a non-empty string, got {name!r}")
+    bundle, metadata = format_display_data(value)
+    prefix = "" if display else GLUE_PREFIX
+    metadata["scrapbook"] = dict(name=name, mime_prefix=prefix)
+    _display_raw({prefix + k: v for k, v in bundle.items()}, metadata)
+
+
 def glue(name: str, value: Any, display: bool = True) -> None:
     """Plain-notebook stand-in for ``myst_nb.glue``: show figures, keep values in :data:`GLUED`.
 
-    The book build uses ``myst_nb.glue``, whose ``display=False`` outputs no Jupyter front end renders;
+    The book build uses :func:`book_glue` (``myst_nb.glue``), whose ``display=False`` outputs no Jupyter
+    front end renders;
     the exported notebooks import this function instead, so every glued figure appears as an image
     output (also with a non-interactive backend) and ``GLUED[name]`` holds every value.
     """
