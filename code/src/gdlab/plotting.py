@@ -57,21 +57,53 @@ STYLE: dict[str, object] = {
 }
 
 
-def figure_legibility_metadata(fig, width_in: float) -> dict[str, str]:
+def figure_legibility_metadata(fig, width_in: float, font_pt: float | None = None) -> dict[str, str]:
     """What a reader of the image needs to check its text size: smallest font and saved width.
 
     ``min-font-pt`` is :func:`smallest_font_pt` and ``width-in`` the width of the saved image in
     inches; shown ``d`` CSS pixels wide, the smallest text is ``min-font-pt * d / (96 * width-in)``
     points on screen.  Written into the SVG (``<dc:description>``) and PNG (text chunk) files.
+    ``font_pt``, when given, is that smallest font (already measured).
     """
-    return {"min-font-pt": f"{smallest_font_pt(fig):.2f}", "width-in": f"{width_in:.4f}"}
+    font = smallest_font_pt(fig) if font_pt is None else font_pt
+    return {"min-font-pt": f"{font:.2f}", "width-in": f"{width_in:.4f}"}
+
+
+def _png_with_text(data: bytes, text: dict[str, str]) -> bytes:
+    """``data`` (a PNG file) with ``tEXt`` chunks for ``text`` after its header and existing text chunks.
+
+    Where matplotlib's ``savefig(..., metadata=text)`` puts them, so the file is the same as a second
+    save with that metadata, without drawing the figure again.
+    """
+    import struct
+    import zlib
+
+    pos = 8  # after the signature
+    while True:  # skip IHDR and any text chunks that follow it
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        if pos > 8 and kind != b"tEXt":
+            break
+        pos += 12 + length
+    chunks = b""
+    for key, value in text.items():
+        body = b"tEXt" + key.encode("latin-1") + b"\0" + value.encode("latin-1")
+        chunks += struct.pack(">I", len(body) - 4) + body + struct.pack(">I", zlib.crc32(body))
+    return data[:pos] + chunks + data[pos:]
 
 
 class _NotebookFigureFormats:
-    """IPython formatters: SVG for a figure (vector), or a 2x PNG when the SVG would be too heavy."""
+    """IPython formatters: SVG for a figure (vector), or a 2x PNG when the SVG would be too heavy.
+
+    Each figure is drawn once per format: the smallest font is read from the texts of the save that
+    just happened (tick labels exist only after a draw), and the PNG's text chunks are inserted into
+    the file instead of saving it twice.
+    """
+
+    _DESCRIPTION = "gdlab-legibility"  # placeholder in the SVG metadata, replaced once the width is known
 
     def __init__(self) -> None:
         self._too_heavy: dict[int, bool] = {}
+        self._font: dict[int, float] = {}
 
     def svg(self, fig):
         import re
@@ -80,28 +112,31 @@ class _NotebookFigureFormats:
 
         if not fig.axes and not fig.texts:
             return None
-        font = f"{smallest_font_pt(fig):.2f}"
-        data = print_figure(fig, "svg", bbox_inches="tight", metadata={"Description": f"min-font-pt={font}"})
+        data = print_figure(fig, "svg", bbox_inches="tight", metadata={"Description": self._DESCRIPTION})
+        font = smallest_font_pt(fig, draw=False)
         heavy = len(data.encode()) > MAX_SVG_BYTES
-        self._too_heavy[id(fig)] = heavy
+        self._too_heavy[id(fig)], self._font[id(fig)] = heavy, font
         if heavy:
             return None
         width_in = float(re.search(r'<svg[^>]*\bwidth="([0-9.]+)pt"', data).group(1)) / 72
-        return data.replace(f"min-font-pt={font}<", f"min-font-pt={font}; width-in={width_in:.4f}<", 1)
+        meta = figure_legibility_metadata(fig, width_in, font_pt=font)
+        return data.replace(f"{self._DESCRIPTION}<", "; ".join(f"{k}={v}" for k, v in meta.items()) + "<", 1)
 
     def png(self, fig):
+        import struct
+
         from IPython.core.pylabtools import print_figure
 
-        if not self._too_heavy.pop(id(fig), True) or (not fig.axes and not fig.texts):
+        heavy, font = self._too_heavy.pop(id(fig), True), self._font.pop(id(fig), None)
+        if not heavy or (not fig.axes and not fig.texts):
             return None
         dpi = 2 * fig.dpi
         data = print_figure(fig, "png", bbox_inches="tight", dpi=dpi)
-        import struct
-
+        if font is None:  # no SVG was made first
+            font = smallest_font_pt(fig, draw=False)
         width_px, height_px = struct.unpack(">II", data[16:24])  # the PNG's IHDR chunk
-        meta = figure_legibility_metadata(fig, width_px / dpi)
-        data = print_figure(fig, "png", bbox_inches="tight", dpi=dpi, metadata=meta)
-        return data, {"width": width_px // 2, "height": height_px // 2}
+        meta = figure_legibility_metadata(fig, width_px / dpi, font_pt=font)
+        return _png_with_text(data, meta), {"width": width_px // 2, "height": height_px // 2}
 
 
 _FORMATS = _NotebookFigureFormats()
@@ -136,8 +171,11 @@ def apply_style() -> None:
     _use_vector_figures_in_notebooks()
 
 
-def smallest_font_pt(fig) -> float:
+def smallest_font_pt(fig, *, draw: bool = True) -> float:
     """The smallest font size (points, at natural size) of any visible text in ``fig``.
+
+    Tick labels exist only after a draw: ``draw=True`` lays the figure out first (without rendering);
+    ``draw=False`` reads the texts of the last draw, e.g. right after a ``savefig``.
 
     Example:
         >>> import matplotlib.pyplot as plt
@@ -147,7 +185,8 @@ def smallest_font_pt(fig) -> float:
         True
         >>> plt.close(fig)
     """
-    fig.canvas.draw()  # tick labels exist only after a draw
+    if draw:
+        fig.draw_without_rendering()
     sizes = [
         t.get_fontsize()
         for t in fig.findobj(mpl.text.Text)

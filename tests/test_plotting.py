@@ -1,0 +1,63 @@
+"""The notebook figure formatters of ``gdlab.plotting``: one draw per format, the same files as before."""
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from IPython.core.pylabtools import print_figure  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from gdlab import plotting  # noqa: E402
+
+
+@pytest.fixture
+def light_and_heavy():
+    plotting.apply_style()
+    light, ax = plotting.figure()
+    ax.plot([0, 1, 2], [1, 0, 2], label="a line")
+    ax.set(xlabel="step size", ylabel="loss")
+    ax.legend()
+    heavy, ax = plotting.figure()
+    rng = np.random.default_rng(0)
+    ax.scatter(rng.random(60_000), rng.random(60_000), s=1)  # an SVG of several megabytes
+    ax.set(xlabel="x", ylabel="y")
+    yield light, heavy
+    plt.close(light), plt.close(heavy)
+
+
+def test_png_text_chunks_are_where_savefig_puts_them(light_and_heavy) -> None:
+    fig = light_and_heavy[0]
+    meta = {"min-font-pt": "9.00", "width-in": "6.1234"}
+    plain = print_figure(fig, "png", bbox_inches="tight", dpi=200)
+    assert plotting._png_with_text(plain, meta) == print_figure(fig, "png", bbox_inches="tight", dpi=200,
+                                                                 metadata=meta)
+
+
+def test_font_read_after_a_save_is_the_drawn_font(light_and_heavy) -> None:
+    fig = light_and_heavy[0]
+    fig.axes[0].tick_params(labelsize=7.5)
+    print_figure(fig, "svg", bbox_inches="tight")
+    assert plotting.smallest_font_pt(fig, draw=False) == plotting.smallest_font_pt(fig) == 7.5
+
+
+def test_svg_and_png_carry_the_legibility_metadata(light_and_heavy) -> None:
+    light, heavy = light_and_heavy
+    fmt = plotting._NotebookFigureFormats()
+    svg = fmt.svg(light)
+    assert "min-font-pt=9.00; width-in=" in svg and fmt._DESCRIPTION not in svg
+    assert fmt.png(light) is None, "a light figure is sent as SVG only"
+    assert fmt.svg(heavy) is None, "a heavy figure is not sent as SVG"
+    data, size = fmt.png(heavy)
+    info = Image.open(io.BytesIO(data)).info
+    assert info["min-font-pt"] == f"{plotting.smallest_font_pt(heavy):.2f}"
+    width_px = Image.open(io.BytesIO(data)).size[0]
+    assert size["width"] == width_px // 2, "shown at half its pixel width (a 2x PNG)"
+    expected = plotting.figure_legibility_metadata(heavy, width_px / (2 * heavy.dpi))
+    assert info["width-in"] == expected["width-in"]
+    assert data == print_figure(heavy, "png", bbox_inches="tight", dpi=2 * heavy.dpi, metadata=expected)
+    assert not fmt._font and not fmt._too_heavy, "per-figure state is dropped once the figure is sent"
