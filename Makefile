@@ -23,7 +23,10 @@ $(STAMP): requirements.txt constraints.txt code/pyproject.toml
 setup: $(STAMP)
 	@$(PY) tools/check_env.py
 
+# tools/execute_chapters.py first executes the chapters the execution cache lacks, one per core; the
+# build then renders them from the cache (it would execute them one after another).
 book: setup
+	$(PY) tools/execute_chapters.py
 	$(VENV)/bin/jupyter-book build . $(JB_FLAGS)
 	@echo "Book built: open _build/html/index.html"
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
 import pathlib
@@ -101,40 +100,32 @@ def chapter_note(config, chapter: str) -> pathlib.Path:
 # ---------------------------------------------------------------------------------------------
 # the chapter as the build reads it
 # ---------------------------------------------------------------------------------------------
+def _execution_tool():
+    """``tools/execute_chapters.py``, which reads a chapter as the build does (one copy of that code)."""
+    import importlib.util
+    import sys
+
+    name = "execute_chapters_for_tests"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / "execute_chapters.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[name] = module
+    return sys.modules[name]
+
+
 def _is_myst_notebook(path) -> bool:
-    head = path.read_text(encoding="utf-8")[:2000]
-    return head.startswith("---") and ("kernelspec:" in head or "format_name: myst" in head)
-
-
-def _md_config():
-    """MyST's parser configuration of the book (``_config.yml``'s ``parse`` section), as the build has it."""
-    import yaml
-    from myst_parser.config.main import MdParserConfig
-
-    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8")) if (ROOT / "_config.yml").is_file() else {}
-    extensions = (config or {}).get("parse", {}).get("myst_enable_extensions", [])
-    return MdParserConfig(enable_extensions=set(extensions))
+    return _execution_tool().is_myst_notebook(pathlib.Path(path))
 
 
 def book_notebook(path: pathlib.Path) -> nbformat.NotebookNode:
     """The notebook the book build executes for a chapter: MyST-NB's reader, as in ``myst_nb.core.read``."""
-    from myst_nb.core.read import read_myst_markdown_notebook
-
-    return read_myst_markdown_notebook(path.read_text(encoding="utf-8"), config=_md_config(),
-                                       add_source_map=True, path=str(path))
+    return _execution_tool().book_notebook(path)
 
 
 def library_digest() -> str | None:
     """The package digest the build's cache is stamped with (``_ext/course_tools.library_digest``)."""
-    import importlib.util
-
-    tool = ROOT / "_ext" / "course_tools.py"
-    if not tool.is_file():
-        return None
-    spec = importlib.util.spec_from_file_location("course_tools_for_tests", tool)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.library_digest(ROOT, ["code/src"])
+    return _execution_tool().library_digest()
 
 
 def _output(out: dict) -> nbformat.NotebookNode:
@@ -171,14 +162,7 @@ def cache_executed_chapter(path: pathlib.Path, nb: nbformat.NotebookNode, output
         cell.outputs = [_output(o) for o in outs]
     nbformat.validate(executed)
     with file_lock(EXECUTION_CACHE.with_name(".jupyter_cache.lock")):
-        digest = library_digest()
-        stamp = EXECUTION_CACHE.with_name(EXECUTION_CACHE.name + ".library-sha256")
-        if digest is not None and (not stamp.is_file() or stamp.read_text().strip() != digest):
-            shutil.rmtree(EXECUTION_CACHE, ignore_errors=True)
-            with contextlib.suppress(FileNotFoundError):
-                (ROOT / "_build" / ".doctrees" / "environment.pickle").unlink()
-            stamp.parent.mkdir(parents=True, exist_ok=True)
-            stamp.write_text(digest + "\n")
+        _execution_tool().refresh_stale_cache()
         cache = get_cache(str(EXECUTION_CACHE))
         record = cache.cache_notebook_bundle(
             CacheBundleIn(executed, str(path), data={"execution_seconds": seconds}),

@@ -1,0 +1,75 @@
+"""``tools/execute_chapters.py``: chapters executed in parallel into an execution cache the build then uses."""
+from __future__ import annotations
+
+import importlib.util
+import pathlib
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+HEADER = """---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+---
+
+# A chapter
+
+```{code-cell} ipython3
+%s
+```
+"""
+
+
+@pytest.fixture
+def tool(tmp_path, monkeypatch):
+    spec = importlib.util.spec_from_file_location("execute_chapters_under_test", ROOT / "tools" / "execute_chapters.py")
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)  # the worker processes unpickle its functions by name
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(module, "EXECUTION_CACHE", tmp_path / "_build" / ".jupyter_cache")
+    return module
+
+
+def test_runs_what_the_cache_lacks_and_stores_what_the_build_looks_up(tool, tmp_path) -> None:
+    from jupyter_cache import get_cache
+
+    good, bad = tmp_path / "good.md", tmp_path / "bad.md"
+    good.write_text(HEADER % "import os\nprint(os.environ['GDLAB_STRICT'], 6 * 7)")
+    bad.write_text(HEADER % "raise ValueError('a planted failure')")
+    assert tool.is_myst_notebook(good) and not tool.is_myst_notebook(ROOT / "README.md")
+    seconds, errors = tool.execute([good, bad], jobs=2)
+    assert set(seconds) == {"good"} and set(errors) == {"bad"} and "a planted failure" in errors["bad"]
+    cache = get_cache(str(tool.EXECUTION_CACHE))
+    record = cache.match_cache_notebook(tool.book_notebook(good))  # what MyST-NB's cache mode looks up
+    stored = cache.get_cache_bundle(record.pk).nb
+    assert stored.cells[0].outputs[0]["text"] == "1 42\n", "run in strict mode, output stored"
+    with pytest.raises(KeyError):
+        cache.match_cache_notebook(tool.book_notebook(bad))
+    assert tool.execute([good], jobs=1) == ({}, {}), "a cached chapter is not executed again"
+    good.write_text(HEADER % "x = 2")
+    assert set(tool.execute([good], jobs=1)[0]) == {"good"}, "changed code is executed again"
+
+
+def test_a_changed_package_empties_the_cache(tool, monkeypatch) -> None:
+    monkeypatch.setattr(tool, "library_digest", lambda: "one")
+    tool.EXECUTION_CACHE.mkdir(parents=True)
+    pickle = tool.EXECUTION_CACHE.parent / ".doctrees" / "environment.pickle"
+    pickle.parent.mkdir()
+    pickle.write_bytes(b"x")
+    assert tool.refresh_stale_cache() and not pickle.exists(), "no stamp yet: emptied, the build re-reads"
+    tool.EXECUTION_CACHE.mkdir()
+    assert not tool.refresh_stale_cache() and tool.EXECUTION_CACHE.is_dir(), "same sources: kept"
+    monkeypatch.setattr(tool, "library_digest", lambda: "two")
+    assert tool.refresh_stale_cache() and not tool.EXECUTION_CACHE.exists()
+
+
+def test_jobs_must_be_positive(tool) -> None:
+    with pytest.raises(ValueError, match="jobs"):
+        tool.main(["--jobs", "0"])
