@@ -31,6 +31,7 @@ def test_failing_cell_fails_and_passing_cell_passes(tmp_path: pathlib.Path) -> N
     shutil.copy(ROOT / "conftest.py", tmp_path / "conftest.py")
     (tmp_path / "tools").mkdir()
     shutil.copy(ROOT / "tools" / "export_notebooks.py", tmp_path / "tools")
+    shutil.copy(ROOT / "tools" / "execute_chapters.py", tmp_path / "tools")
     (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = --nbval-lax --nbval-current-env -p no:cacheprovider\n")
     chapters = tmp_path / "chapters"
     chapters.mkdir()
