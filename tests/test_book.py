@@ -337,53 +337,67 @@ FACTS_JS = r"""(() => {
 })()"""
 
 
-@pytest.mark.book
-def test_pages_in_a_real_browser(built_book: pathlib.Path) -> None:
+@pytest.fixture(scope="module")
+def wide_pages(built_book: pathlib.Path):
+    """Every page of the book loaded once in Chromium at 1400 px: ``(site, chromium, {page: report})``.
+
+    One load serves two tests: ``report.dom["facts"]`` is :data:`FACTS_JS` (the browser test) and
+    ``report.dom["layout"]`` :data:`LAYOUT_JS` at 1400 px (the layout test, which then loads each page at
+    420 px in the same browser).  Loading a page (MathJax typesets it) is most of these tests' time.
+    """
     try:
         binary = browser.find_chromium(install=True)
     except RuntimeError as err:
         pytest.fail(f"headless Chromium is needed for this test and is not available: {err}")
-    problems: dict[str, list[str]] = {}
     start = time.perf_counter()
     with browser.LocalSite(built_book) as site, browser.Chromium(binary) as chromium:
-        for page in toc_pages():
-            report = chromium.visit(f"{site.origin}/{page}.html", FACTS_JS, SETTLE_JS)
-            facts, found = report.dom, []
-            if facts["math"] and not facts["typeset"]:
-                found.append(f"math not typeset: {facts['math']} math elements, no mjx-container")
-            found += [f"math left untypeset: {m!r}" for m in facts["untypeset"]]
-            found += [f"MathJax TeX error: {m!r}" for m in facts["texErrors"]]
-            found += [f"raw TeX in the text: {m!r}" for m in facts["rawTex"]]
-            found += [f"image did not load: {i['src']}" for i in facts["images"] if not i["loaded"]]
-            # docutils fills a missing :alt: with the image's path: that is no alt text either
-            found += [
-                f"image without alt text: {i['src']}"
-                for i in facts["images"]
-                if not i["alt"] or i["alt"] == i["src"] or re.search(r"\.(png|jpe?g|svg|gif|webp)$", i["alt"], re.I)
-            ]
-            found += [f"figure without an image: {f!r}" for f in facts["figuresWithoutImage"]]
-            if facts["figureAsText"]:
-                found.append(f"{facts['figureAsText']} matplotlib figure(s) shown as text, not as an image")
-            found += [f"unnumbered figure/theorem/exercise: {u!r}" for u in facts["unnumbered"]]
-            found += [f"labelled equation without a number: {e}" for e in facts["unnumberedEquations"]]
-            found += [f"console error: {e}" for e in report.console_errors]
-            found += [f"failed request: {r}" for r in report.failed_responses]
-            found += [
-                f"request leaves the machine: {url}"
-                for url in report.requests
-                if not url.startswith((site.origin + "/", "data:", "blob:", "about:"))
-            ]
-            if is_notebook(page):
-                if not facts["ipynb"]:
-                    found.append("no .ipynb download link")
-                for url in facts["ipynb"]:
-                    with urllib.request.urlopen(url, timeout=10) as response:  # 127.0.0.1 only
-                        if json.loads(response.read())["nbformat"] != 4:
-                            found.append(f"{url} is not a notebook")
-            if found:
-                problems[page] = found
-    elapsed = time.perf_counter() - start
-    print(f"browser checked {len(toc_pages())} pages in {elapsed:.1f} s")
+        _set_width(chromium, 1400)
+        reports = {page: chromium.visit(f"{site.origin}/{page}.html", f"({{facts: {FACTS_JS}, layout: {LAYOUT_JS}}})",
+                                        SETTLE_JS)
+                   for page in toc_pages()}
+        print(f"browser loaded {len(reports)} pages in {time.perf_counter() - start:.1f} s")
+        yield site, chromium, reports
+
+
+@pytest.mark.book
+def test_pages_in_a_real_browser(wide_pages) -> None:
+    site, _, reports = wide_pages
+    problems: dict[str, list[str]] = {}
+    for page, report in reports.items():
+        facts, found = report.dom["facts"], []
+        if facts["math"] and not facts["typeset"]:
+            found.append(f"math not typeset: {facts['math']} math elements, no mjx-container")
+        found += [f"math left untypeset: {m!r}" for m in facts["untypeset"]]
+        found += [f"MathJax TeX error: {m!r}" for m in facts["texErrors"]]
+        found += [f"raw TeX in the text: {m!r}" for m in facts["rawTex"]]
+        found += [f"image did not load: {i['src']}" for i in facts["images"] if not i["loaded"]]
+        # docutils fills a missing :alt: with the image's path: that is no alt text either
+        found += [
+            f"image without alt text: {i['src']}"
+            for i in facts["images"]
+            if not i["alt"] or i["alt"] == i["src"] or re.search(r"\.(png|jpe?g|svg|gif|webp)$", i["alt"], re.I)
+        ]
+        found += [f"figure without an image: {f!r}" for f in facts["figuresWithoutImage"]]
+        if facts["figureAsText"]:
+            found.append(f"{facts['figureAsText']} matplotlib figure(s) shown as text, not as an image")
+        found += [f"unnumbered figure/theorem/exercise: {u!r}" for u in facts["unnumbered"]]
+        found += [f"labelled equation without a number: {e}" for e in facts["unnumberedEquations"]]
+        found += [f"console error: {e}" for e in report.console_errors]
+        found += [f"failed request: {r}" for r in report.failed_responses]
+        found += [
+            f"request leaves the machine: {url}"
+            for url in report.requests
+            if not url.startswith((site.origin + "/", "data:", "blob:", "about:"))
+        ]
+        if is_notebook(page):
+            if not facts["ipynb"]:
+                found.append("no .ipynb download link")
+            for url in facts["ipynb"]:
+                with urllib.request.urlopen(url, timeout=10) as response:  # 127.0.0.1 only
+                    if json.loads(response.read())["nbformat"] != 4:
+                        found.append(f"{url} is not a notebook")
+        if found:
+            problems[page] = found
     assert not problems, "problems seen in the browser:\n" + "\n".join(
         f"  {page}: {p}" for page, items in problems.items() for p in items
     )
@@ -466,43 +480,45 @@ def test_effective_font_size_arithmetic() -> None:
 
 
 @pytest.mark.book
-def test_layout_equations_code_figures(built_book: pathlib.Path) -> None:
+def test_layout_equations_code_figures(built_book: pathlib.Path, wide_pages) -> None:
     """At 1400 px no display equation or code block is wider than the column and every figure's
     smallest text is >= 9 pt on screen; at 420 px no equation number overlaps its equation."""
-    binary = browser.find_chromium(install=True)
+    site, chromium, reports = wide_pages
     problems, notes, checked = [], [], {"equations": 0, "code": 0, "figures": 0}
-    with browser.LocalSite(built_book) as site, browser.Chromium(binary) as chromium:
-        for width in (1400, 420):
-            _set_width(chromium, width)
-            for page in toc_pages():
-                facts = chromium.visit(f"{site.origin}/{page}.html", LAYOUT_JS, SETTLE_JS).dom
-                for eq in facts["eqs"]:
-                    checked["equations"] += 1
-                    if width == 1400 and eq["scrolls"]:
-                        notes.append(f"{page} {eq['id']}: wider than the column at 1400 px (scrolls; break it)")
-                    if width == 1400 and eq["outside"]:
-                        problems.append(f"{page} {eq['id']}: leaves the text column at 1400 px")
-                    if eq["numberOverlaps"]:
-                        problems.append(f"{page} {eq['id']}: equation number overlaps the equation at {width} px")
-                    if not eq["numberVisible"]:
-                        problems.append(f"{page} {eq['id']}: equation number hidden or outside the column at {width} px")
-                if width == 1400:
-                    checked["code"] += len(facts["code"])
-                    problems += [f"{page} code block #{c['i']} is wider than the column ({c['text']!r}...)" for c in facts["code"]]
-                    for img in facts["images"]:
-                        path = built_book / pathlib.Path(page).parent / img["src"]
-                        legible = figure_legibility(path)
-                        checked["figures"] += 1
-                        name = img["id"] or pathlib.Path(img["src"]).name
-                        if legible is None:
-                            problems.append(f"{page} {name}: no font-size record (not drawn with gdlab.plotting.apply_style?)")
-                            continue
-                        pt = effective_font_pt(*legible, img["shown"])
-                        if pt < 9.0 - 0.05:
-                            msg = f"{page} {name}: smallest text {pt:.1f} pt on screen (< 9 pt; {legible[0]:.1f} pt in a {legible[1]:.2f} in figure shown {img['shown']:.0f} px wide)"
-                            (notes if (page, name) in KNOWN_SMALL_FIGURE_TEXT else problems).append(msg)
-                        if not img["zoomable"]:
-                            problems.append(f"{page} {name}: figure cannot be enlarged (course.js not loaded?)")
+    # the pages come loaded at 1400 px (wide_pages); at 420 px each is loaded again
+    for width in (1400, 420):
+        _set_width(chromium, width)
+        for page in toc_pages():
+            facts = (reports[page].dom["layout"] if width == 1400 else
+                     chromium.visit(f"{site.origin}/{page}.html", LAYOUT_JS, SETTLE_JS).dom)
+            assert width != 1400 or facts["width"] == width, f"{page}: laid out {facts['width']} px wide, not 1400 px"
+            for eq in facts["eqs"]:
+                checked["equations"] += 1
+                if width == 1400 and eq["scrolls"]:
+                    notes.append(f"{page} {eq['id']}: wider than the column at 1400 px (scrolls; break it)")
+                if width == 1400 and eq["outside"]:
+                    problems.append(f"{page} {eq['id']}: leaves the text column at 1400 px")
+                if eq["numberOverlaps"]:
+                    problems.append(f"{page} {eq['id']}: equation number overlaps the equation at {width} px")
+                if not eq["numberVisible"]:
+                    problems.append(f"{page} {eq['id']}: equation number hidden or outside the column at {width} px")
+            if width == 1400:
+                checked["code"] += len(facts["code"])
+                problems += [f"{page} code block #{c['i']} is wider than the column ({c['text']!r}...)" for c in facts["code"]]
+                for img in facts["images"]:
+                    path = built_book / pathlib.Path(page).parent / img["src"]
+                    legible = figure_legibility(path)
+                    checked["figures"] += 1
+                    name = img["id"] or pathlib.Path(img["src"]).name
+                    if legible is None:
+                        problems.append(f"{page} {name}: no font-size record (not drawn with gdlab.plotting.apply_style?)")
+                        continue
+                    pt = effective_font_pt(*legible, img["shown"])
+                    if pt < 9.0 - 0.05:
+                        msg = f"{page} {name}: smallest text {pt:.1f} pt on screen (< 9 pt; {legible[0]:.1f} pt in a {legible[1]:.2f} in figure shown {img['shown']:.0f} px wide)"
+                        (notes if (page, name) in KNOWN_SMALL_FIGURE_TEXT else problems).append(msg)
+                    if not img["zoomable"]:
+                        problems.append(f"{page} {name}: figure cannot be enlarged (course.js not loaded?)")
     print(f"layout checked: {checked}")
     if notes:
         print("chapter-level problems to fix in the chapters (not failed):\n  " + "\n  ".join(notes))
