@@ -592,11 +592,12 @@ def _own_kernel_run(objective, state: Array, eta: Array, steps: int, record: NDA
     _own_kernel_loaded = True
     p = state.shape[-1]
     w = np.ascontiguousarray(state, dtype=np.float64).reshape(-1, p)
-    etas = np.ascontiguousarray(np.broadcast_to(eta, state.shape[:-1] + (1,)), dtype=np.float64).reshape(-1)
-    det = np.ascontiguousarray(np.broadcast_to(detected_at, state.shape[:-1]), dtype=np.int64).reshape(-1).copy()
+    # fresh writable C arrays: the kernel's one signature (a read-only broadcast view would be another type)
+    etas = np.array(np.broadcast_to(eta, state.shape[:-1] + (1,)), dtype=np.float64, order="C").reshape(-1)
+    det = np.array(np.broadcast_to(detected_at, state.shape[:-1]), dtype=np.int64, order="C").reshape(-1)
     recs = own_records.reshape(len(record), -1, p)  # a view: own_records is C-contiguous
-    own_run(w, etas, float(objective.target), int(steps), np.ascontiguousarray(record), int(check_every),
-            float(blowup), recs, det)
+    own_run(w, etas, float(objective.target), int(steps), np.array(record, dtype=np.int64, order="C"),
+            int(check_every), float(blowup), recs, det)
     return det.reshape(state.shape[:-1])
 
 

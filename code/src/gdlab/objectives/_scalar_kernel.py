@@ -15,10 +15,14 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["own_run"]
+__all__ = ["SIGNATURE", "own_run"]
 
 
-@njit(cache=True, error_model="numpy")
+#: the one signature (arrays C-contiguous and writable): loaded from the cache at import, never recompiled per call
+SIGNATURE = "void(float64[:, ::1], float64[::1], float64, int64, int64[::1], int64, float64, float64[:, :, ::1], int64[::1])"
+
+
+@njit(SIGNATURE, cache=True, error_model="numpy")
 def own_run(w, eta, y, steps, rec, check_every, blowup, records, detected_at):  # pragma: no cover - compiled
     """Iterate every run of ``w`` ``(n, p)`` (in place) for ``steps`` steps, recording at ``rec``.
 
