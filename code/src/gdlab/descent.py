@@ -272,6 +272,8 @@ def run(
                 f_t, g = objective.loss_and_grad(state)  # MLP: one forward pass, the bits of loss() and grad()
             else:
                 g = objective._grad_T(state, out=gbuf, work=work) if fast else objective.grad(state)
+                if fast and (until is not None or t in record):  # the loss from the gradient's work, same bits
+                    f_t = objective._loss_T_from_work(work)
             stop = False
             if until is not None:
                 if f_t is None:
@@ -285,7 +287,7 @@ def run(
                 if stop:
                     t_end = t
             if t in record and not own:
-                w_t = params()
+                w_t = params() if f_t is None or keep_params else None
                 losses.append(np.where(diverged, np.nan, objective.loss(w_t) if f_t is None else f_t))
                 gb = np.moveaxis(g, 0, -1) if fast else g  # the layout grad() returns (same einsum order)
                 norms.append(np.where(diverged, np.nan, np.sqrt(np.einsum("...i,...i->...", gb, gb))))

@@ -23,6 +23,7 @@ Contents
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import sympy as sp
@@ -274,8 +275,11 @@ def flip_map() -> sp.Expr:
     return -(1 + alpha) * u + a * u**2 + b * u**3
 
 
+@functools.cache
 def flip_cycle_amplitude_squared() -> sp.Expr:
     r"""Leading order of :math:`u^2` on the 2-cycle of :math:`F` as :math:`\alpha \to 0`: :math:`\alpha/(a^2+b)`.
+
+    Derived once per process (cached: the derivation has no argument and a sympy expression is immutable).
 
     Substitutes :math:`\alpha = \varepsilon^2`, :math:`u = \varepsilon v` in the period-2 factor of :math:`F`;
     the lowest non-vanishing power of :math:`\varepsilon` gives :math:`(a^2+b) v^2 - 1 = 0`, so
