@@ -290,7 +290,7 @@ def flip_cycle_amplitude_squared() -> sp.Expr:
     factor = period_two_factor(flip_map(), u)
     scaled = sp.Poly(sp.expand(factor.subs({u: eps * v, alpha: eps**2})), eps)
     coeffs = scaled.all_coeffs()[::-1]
-    lowest = next(c for c in coeffs if sp.simplify(c) != 0)
+    lowest = next(c for c in coeffs if sp.expand(c) != 0)  # polynomials in a, b, v: zero iff expanded to 0
     v2 = sp.Symbol("V", positive=True)
     (sol,) = sp.solve(sp.expand(lowest).subs(v**2, v2), v2)
     return sp.simplify(sol * alpha)
