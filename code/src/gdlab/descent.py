@@ -583,8 +583,9 @@ def _use_own_kernel(objective: Objective, steps: int) -> bool:
     return False
 
 
-def _own_kernel_run(objective, state: Array, eta: Array, steps: int, record: NDArray[np.int64], check_every: int,
-                    blowup: float, own_records: Array, detected_at: NDArray[np.int64]) -> NDArray[np.int64]:
+def _own_kernel_run(objective: Objective, state: Array, eta: Array, steps: int, record: NDArray[np.int64],
+                    check_every: int, blowup: float, own_records: Array,
+                    detected_at: NDArray[np.int64]) -> NDArray[np.int64]:
     """The loop of :func:`run` for an objective with its own increment, compiled: fills ``own_records``
     ``(len(record), *batch, p)`` and returns the step of the check that flagged each run (``steps + 1``: never),
     as the numpy loop does (``detected_at`` on entry: ``0`` for the runs flagged at step 0)."""
@@ -598,7 +599,8 @@ def _own_kernel_run(objective, state: Array, eta: Array, steps: int, record: NDA
     etas = np.array(np.broadcast_to(eta, state.shape[:-1] + (1,)), dtype=np.float64, order="C").reshape(-1)
     det = np.array(np.broadcast_to(detected_at, state.shape[:-1]), dtype=np.int64, order="C").reshape(-1)
     recs = own_records.reshape(len(record), -1, p)  # a view: own_records is C-contiguous
-    own_run(w, etas, float(objective.target), int(steps), np.array(record, dtype=np.int64, order="C"),
+    target = float(objective.target)  # type: ignore[attr-defined]  # a ScalarFactorisation (_use_own_kernel)
+    own_run(w, etas, target, int(steps), np.array(record, dtype=np.int64, order="C"),
             int(check_every), float(blowup), recs, det)
     return det.reshape(state.shape[:-1])
 
