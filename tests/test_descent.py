@@ -317,3 +317,28 @@ def test_run_records_non_finite_parameters_as_nan() -> None:
     traj = run(Polynomial1D([0, 0, 0, 0, 0.25]), np.array([[30.0]]), 1.0, 10, check_every=10)
     assert traj.diverged.all() and not np.isinf(traj.params).any()
     assert np.isnan(traj.params[-1]).all() and np.isfinite(traj.params[:2]).all()
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3, 5])
+def test_run_record_loss_from_the_gradient_work_is_loss_bit_for_bit(depth: int) -> None:
+    """On the parameter-major path run takes a record's loss from the residual _grad_T left in its work buffers
+    (DeepScalarLinear._loss_T_from_work): the same bits as loss() at the recorded point, and the same until_loss
+    stopping steps."""
+    f = DeepScalarLinear(depth, 1.3)
+    rng = np.random.default_rng(depth)
+    w0 = 1.0 + 0.2 * rng.normal(size=(3, 2, depth))
+    w0[2] += 1.0
+    eta = np.array([0.05 / depth, 0.2 / depth, 2.5])[:, None]      # the last row diverges
+    traj = run(f, w0, eta, 300, record_every=1)
+    assert traj.diverged[2].all() and not traj.diverged[:2].any(), "the test lost its divergent runs"
+    finite = ~traj.diverged
+    np.testing.assert_array_equal(traj.loss[:, finite], f.loss(traj.params[:, finite]))
+    work: dict = {}
+    wT = np.ascontiguousarray(np.moveaxis(w0, -1, 0))
+    f._grad_T(wT, out=np.empty_like(wT), work=work)
+    np.testing.assert_array_equal(f._loss_T_from_work(work), f.loss(w0))
+    assert f._loss_T_from_work({}) is None and Polynomial1D([0, 0, 1])._loss_T_from_work(work) is None
+    stop = run(f, w0[:2], eta[:2], 300, until_loss=1e-6)
+    first = np.argmax(traj.loss[:, :2] < 1e-6, axis=0).astype(float)
+    first[~(traj.loss[:, :2] < 1e-6).any(axis=0)] = np.inf
+    np.testing.assert_array_equal(stop.reached_at, first)

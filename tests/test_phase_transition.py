@@ -176,3 +176,17 @@ def test_fit_onset_corrected_standard_error_matches_an_independent_ols() -> None
     c2, res2, *_ = np.linalg.lstsq(A2, np.log(g), rcond=None)
     se2 = np.sqrt(float(res2[0]) / (d.size - 2) * np.linalg.inv(A2.T @ A2)[1, 1])
     assert plain.exponent_stderr == pytest.approx(se2, rel=1e-8)
+
+
+def test_balanced_onset_is_derived_once_per_pair() -> None:
+    """balanced_onset caches its exact derivation per (depth, target): the cached result equals a fresh
+    derivation, an int and a float target share the entry, and bad arguments are still rejected."""
+    fresh = tr._balanced_onset.__wrapped__(4, 2.0)
+    first = tr.balanced_onset(4, 2.0)
+    assert first == fresh, "the cached onset differs from a fresh derivation"
+    assert tr.balanced_onset(4, 2) is first and tr.balanced_onset(np.int64(4), 2.0) is first
+    assert tr.balanced_onset(3, 2.0) is not first and tr.balanced_onset(3, 2.0).depth == 3
+    with pytest.raises(ValueError, match="depth"):
+        tr.balanced_onset(1, 2.0)
+    with pytest.raises(ValueError, match="target"):
+        tr.balanced_onset(3, -1.0)

@@ -108,6 +108,9 @@ def test_double_well_cycle_matches_iteration(eta):
 
 def test_flip_leading_order():
     assert sp.simplify(S.flip_cycle_amplitude_squared() - S.alpha / (S.a**2 + S.b)) == 0
+    # derived once per process: the cached expression is the fresh derivation's
+    assert S.flip_cycle_amplitude_squared() is S.flip_cycle_amplitude_squared()
+    assert S.flip_cycle_amplitude_squared.__wrapped__() == S.flip_cycle_amplitude_squared()
     assert sp.simplify(S.flip_critical_cubic() - 2 * (S.a**2 + S.b)) == 0
     # numerically: the 2-cycle of F with a = 1, b = 1, alpha = 1e-4 has u^2 close to alpha / 2
     al, av, bv = 1e-4, 1.0, 1.0

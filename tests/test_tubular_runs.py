@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gdlab import dynamics, manifold
+from gdlab import descent, dynamics, manifold
 from gdlab import tubular_runs as R
 from gdlab.descent import run
-from gdlab.objectives import DeepScalarLinear
+from gdlab.objectives import DeepScalarLinear, ScalarFactorisation
 
 
 def _reference_scalar_gd(w0, step_size, target, steps, record=None, blowup=1e6):
@@ -58,9 +58,29 @@ REFERENCE_CASES = {
 }
 
 
+@pytest.fixture(params=["numpy", "compiled"])
+def own_loop(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
+    """Run a test with ``descent.run``'s numpy loop and again with its compiled loop (the same bits are expected);
+    checks afterwards that the loop named was the one used."""
+    calls: list[int] = []
+    real = descent._own_kernel_run
+    monkeypatch.setattr(descent, "_own_kernel_run", lambda *args: calls.append(1) or real(*args))
+    monkeypatch.setattr(descent, "_own_kernel_loaded", False)
+    monkeypatch.delenv("GDLAB_SWEEP_ENGINE", raising=False)
+    if request.param == "compiled":
+        pytest.importorskip("numba")
+        monkeypatch.setattr(descent, "AUTO_OWN_KERNEL_STEPS", 0)
+        monkeypatch.setattr(descent, "AUTO_OWN_KERNEL_STEPS_WARM", 0)
+    else:
+        monkeypatch.setattr(descent, "AUTO_OWN_KERNEL_STEPS", 10**18)
+    yield request.param
+    assert bool(calls) == (request.param == "compiled"), f"the {request.param} loop was not the one used"
+
+
 @pytest.mark.parametrize("name", sorted(REFERENCE_CASES))
-def test_scalar_gd_equals_the_old_loop_bit_for_bit(name: str) -> None:
-    """scalar_gd is descent.run on ScalarFactorisation: the same iterates, NaNs and flags as the loop it replaced."""
+def test_scalar_gd_equals_the_old_loop_bit_for_bit(name: str, own_loop: str) -> None:
+    """scalar_gd is descent.run on ScalarFactorisation: the same iterates, NaNs and flags as the loop it replaced,
+    with run's numpy loop and with its compiled loop."""
     w0, eta, y, steps, record = REFERENCE_CASES[name]
     rec, params, diverged = _reference_scalar_gd(w0, eta, y, steps, record)
     ours = R.scalar_gd(w0, eta, y, steps, record=record)
@@ -81,7 +101,7 @@ def test_reference_cases_exercise_every_branch() -> None:
     assert over[2].all() and np.isnan(over[1][4]).all() and np.isfinite(over[1][:4]).all()  # step 4 overflowed
 
 
-def test_scalar_gd_policy_where_it_differs_from_the_old_loop() -> None:
+def test_scalar_gd_policy_where_it_differs_from_the_old_loop(own_loop: str) -> None:
     """Two edge cases where run's one policy is now applied (the old loop differed, on purpose):
     a start beyond ``blowup`` is flagged at step 0, and a blow-up after the last check but before the
     last record is caught by run's check at the last record."""
@@ -92,7 +112,7 @@ def test_scalar_gd_policy_where_it_differs_from_the_old_loop() -> None:
     assert not _reference_scalar_gd(np.array([[40.0, 40.0, 40.0]]), 1.0, 1.0, 5000, [0, 1, 3])[2].any()
 
 
-def test_scalar_gd_matches_descent_run() -> None:
+def test_scalar_gd_matches_descent_run(own_loop: str) -> None:
     rng = np.random.default_rng(0)
     w0 = 1 + 0.1 * rng.normal(size=(3, 4, 5))
     eta = np.array([0.1, 0.3, 0.41])[:, None]
@@ -103,12 +123,76 @@ def test_scalar_gd_matches_descent_run() -> None:
     assert not ours.diverged.any()
 
 
-def test_scalar_gd_flags_divergence_and_masks_later_records() -> None:
+def test_scalar_gd_flags_divergence_and_masks_later_records(own_loop: str) -> None:
     w0 = np.array([[1.05, 1.0], [3.0, 3.0]])
     res = R.scalar_gd(w0, np.array([0.5, 0.5]), 1.0, 3000, record=[0, 1, 2500, 3000])
     assert res.diverged.tolist() == [False, True]
     assert np.all(np.isfinite(res.params[:, 0])) and np.all(np.isnan(res.params[2:, 1]))  # 2500, 3000 are after the check
     assert np.allclose(res.params[0, 1], [3.0, 3.0])
+
+
+def test_compiled_loop_equals_numpy_loop_on_long_chaotic_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chapter 5's long runs read at rounding level: the compiled loop gives the numpy loop's bits over 10^5 steps
+    of supercritical and critical runs, a batch of shape (2, 3), step sizes per run, and a divergent run."""
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(7)
+    w0 = R.initial_points(rng.normal(size=(6, 5)), 0.1, 1e-3, 1.0).reshape(2, 3, 5)
+    w0[1, 2] *= 1.6                                               # far from M at a large step size: diverges
+    eta = np.array([[0.4, 0.41, 0.45], [0.398, 0.4, 0.5]])
+    rec = np.union1d(R.record_schedule(10**5, n_log=300), np.arange(0, 10**5 + 1, 997))
+    monkeypatch.delenv("GDLAB_SWEEP_ENGINE", raising=False)
+    monkeypatch.setattr(descent, "AUTO_OWN_KERNEL_STEPS", 10**18)
+    monkeypatch.setattr(descent, "_own_kernel_loaded", False)
+    ref = R.scalar_gd(w0, eta, 1.0, 10**5, record=rec)
+    monkeypatch.setattr(descent, "AUTO_OWN_KERNEL_STEPS", 0)
+    ours = R.scalar_gd(w0, eta, 1.0, 10**5, record=rec)
+    assert descent._own_kernel_loaded, "the compiled loop did not run"
+    assert ref.diverged.tolist() == [[False] * 3, [False, False, True]], "the test lost its divergent run"
+    assert np.array_equal(ours.params, ref.params, equal_nan=True), "compiled loop: iterates differ from numpy's"
+    assert np.array_equal(ours.diverged, ref.diverged)
+    traj = descent.run(ScalarFactorisation(5, 1.0), w0, eta, 3000, record_every=7, check_every=1)
+    monkeypatch.setattr(descent, "AUTO_OWN_KERNEL_STEPS", 10**18)
+    monkeypatch.setattr(descent, "_own_kernel_loaded", False)
+    traj_ref = descent.run(ScalarFactorisation(5, 1.0), w0, eta, 3000, record_every=7, check_every=1)
+    for key in ("steps", "loss", "grad_norm", "params", "diverged"):
+        assert np.array_equal(getattr(traj, key), getattr(traj_ref, key), equal_nan=True), key
+
+
+def test_own_kernel_choice(monkeypatch: pytest.MonkeyPatch) -> None:
+    """run picks the compiled loop only for ScalarFactorisation itself, without until_loss or sharpness, once the
+    process's numpy-loop steps reach AUTO_OWN_KERNEL_STEPS (or when loaded); GDLAB_SWEEP_ENGINE=numpy forbids it."""
+    pytest.importorskip("numba")
+
+    class Sub(ScalarFactorisation):
+        pass
+
+    monkeypatch.delenv("GDLAB_SWEEP_ENGINE", raising=False)
+    monkeypatch.setattr(descent, "_own_kernel_loaded", False)
+    monkeypatch.setattr(descent, "_own_numpy_steps", 0)
+    monkeypatch.setattr(descent, "AUTO_OWN_KERNEL_STEPS", 1000)
+    f = ScalarFactorisation(3, 1.0)
+    assert not descent._use_own_kernel(Sub(3, 1.0), 10**6)
+    assert not descent._use_own_kernel(DeepScalarLinear(3, 1.0), 10**6)
+    assert not descent._use_own_kernel(f, 600) and descent._own_numpy_steps == 600
+    assert descent._use_own_kernel(f, 400)                        # 600 + 400 steps: the kernel pays
+    monkeypatch.setenv("GDLAB_SWEEP_ENGINE", "numpy")
+    assert not descent._use_own_kernel(f, 10**6)
+    monkeypatch.delenv("GDLAB_SWEEP_ENGINE")
+    monkeypatch.setattr(descent, "_own_kernel_loaded", True)
+    assert descent._use_own_kernel(f, descent.AUTO_OWN_KERNEL_STEPS_WARM)
+    assert not descent._use_own_kernel(f, descent.AUTO_OWN_KERNEL_STEPS_WARM - 1)
+    monkeypatch.setattr(descent, "AUTO_OWN_KERNEL_STEPS", 0)
+    monkeypatch.setattr(descent, "AUTO_OWN_KERNEL_STEPS_WARM", 0)
+    spy: list[int] = []
+    real = descent._own_kernel_run
+    monkeypatch.setattr(descent, "_own_kernel_run", lambda *args: spy.append(1) or real(*args))
+    w0 = np.array([[1.1, 0.9, 1.0]])
+    descent.run(f, w0, 0.3, 50, until_loss=1e-6)
+    descent.run(f, w0, 0.3, 50, sharpness_every=10)
+    descent.run(Sub(3, 1.0), w0, 0.3, 50)
+    assert not spy, "the compiled loop ran where it does not apply"
+    descent.run(f, w0, 0.3, 50)
+    assert spy == [1]
 
 
 def test_record_schedule() -> None:
@@ -130,7 +214,7 @@ def test_initial_points_have_prescribed_tubular_coordinates() -> None:
         R.initial_points(np.ones(5), 0.1, 0.0, 1.0)
 
 
-def test_tubular_trace_and_exit_step_subcritical() -> None:
+def test_tubular_trace_and_exit_step_subcritical(own_loop: str) -> None:
     """Subcritical: the sharpness of the projection drops below 2/eta once and for all; theta_perp then decays at rate eta*lambda_inf - 1."""
     rng = np.random.default_rng(2)
     eta = 0.398
@@ -148,7 +232,7 @@ def test_tubular_trace_and_exit_step_subcritical() -> None:
     assert np.allclose(fit.rate, eta * lam_inf - 1, atol=2e-5)
 
 
-def test_supercritical_two_cycle_against_series() -> None:
+def test_supercritical_two_cycle_against_series(own_loop: str) -> None:
     eps = 0.05
     eta = (2 + eps) / 5
     w0 = R.initial_points(np.array([1.0, -1.0, 0.5, 0.0, -0.5]), 0.02, 1e-2, 1.0)

@@ -177,7 +177,9 @@ def run(
     ``w - step_size * grad(w)`` bit for bit either way. An objective with its own GD increment
     (:class:`~gdlab.objectives.ScalarFactorisation`: :math:`(\eta(P - y))(P/w)`, the operation order of
     :func:`gdlab.tubular_runs.scalar_gd`) is iterated by that increment alone, equal to
-    :func:`gd_map` bit for bit; the loss and gradient norm of its records are evaluated at the end, in one
+    :func:`gd_map` bit for bit (long runs of :class:`~gdlab.objectives.ScalarFactorisation` without
+    ``until_loss`` or sharpness by the same loop compiled with numba, the same bits: see
+    ``AUTO_OWN_KERNEL_STEPS``); the loss and gradient norm of its records are evaluated at the end, in one
     batched call on the recorded parameters (so the parameters are kept in memory even when
     ``keep_params=False``).
 
@@ -255,8 +257,13 @@ def run(
         return np.moveaxis(state, 0, -1) if fast else state
 
     t_end = steps
+    compiled = own and until is None and not sharp_at and _use_own_kernel(objective, steps)
+    if compiled:  # the same loop compiled (bit for bit): records, detections; the rest as below
+        detected_at = _own_kernel_run(objective, state, eta, steps, np.asarray(sorted(record), dtype=np.int64),
+                                      check_every, blowup, own_records, detected_at)
+        diverged = detected_at <= steps
     with np.errstate(all="ignore"):
-        for t in range(steps + 1):
+        for t in range(0 if compiled else steps + 1):
             f_t = None
             if own:
                 if t in record:
@@ -265,6 +272,8 @@ def run(
                 f_t, g = objective.loss_and_grad(state)  # MLP: one forward pass, the bits of loss() and grad()
             else:
                 g = objective._grad_T(state, out=gbuf, work=work) if fast else objective.grad(state)
+                if fast and (until is not None or t in record):  # the loss from the gradient's work, same bits
+                    f_t = objective._loss_T_from_work(work)
             stop = False
             if until is not None:
                 if f_t is None:
@@ -278,7 +287,7 @@ def run(
                 if stop:
                     t_end = t
             if t in record and not own:
-                w_t = params()
+                w_t = params() if f_t is None or keep_params else None
                 losses.append(np.where(diverged, np.nan, objective.loss(w_t) if f_t is None else f_t))
                 gb = np.moveaxis(g, 0, -1) if fast else g  # the layout grad() returns (same einsum order)
                 norms.append(np.where(diverged, np.nan, np.sqrt(np.einsum("...i,...i->...", gb, gb))))
@@ -539,6 +548,61 @@ AUTO_KERNEL_WORK = 2 * 10**8
 #: (below it numpy's and the kernel's fixed costs, a few milliseconds, are about equal).
 AUTO_KERNEL_WORK_WARM = 2 * 10**5
 _numpy_auto_work = 0    # parameter updates run on numpy by engine="auto" where a kernel could have run
+
+
+#: :func:`run` on :class:`~gdlab.objectives.ScalarFactorisation` (no ``until_loss``, no sharpness) iterates
+#: with a compiled loop (``objectives._scalar_kernel``, bit for bit the numpy loop) once the process's runs of
+#: it reach this many steps (the numpy loop: about 4 µs a step for a small batch; loading the compiled loop:
+#: about 0.7 s, importing numba and reading the cached machine code) ...
+AUTO_OWN_KERNEL_STEPS = 10**5
+#: ... and once it is loaded, every such run of at least this many steps.
+AUTO_OWN_KERNEL_STEPS_WARM = 100
+_own_numpy_steps = 0    # steps run on the numpy loop where the compiled one could have run
+_own_kernel_loaded = False
+
+
+def _use_own_kernel(objective: Objective, steps: int) -> bool:
+    """True when :func:`run` should iterate ``objective`` for ``steps`` steps with the compiled loop.
+
+    Only :class:`~gdlab.objectives.ScalarFactorisation` itself (a subclass may change its increment) and only
+    when numba is installed; ``GDLAB_SWEEP_ENGINE=numpy`` forces the numpy loop. Results are identical either
+    way; the choice (see ``AUTO_OWN_KERNEL_STEPS``) is about time.
+    """
+    global _own_numpy_steps
+    from .objectives import ScalarFactorisation
+
+    if type(objective) is not ScalarFactorisation or os.environ.get("GDLAB_SWEEP_ENGINE", "auto") == "numpy":
+        return False
+    if _own_kernel_loaded:
+        return steps >= AUTO_OWN_KERNEL_STEPS_WARM
+    from . import kernels
+
+    if kernels.available() and steps + _own_numpy_steps >= AUTO_OWN_KERNEL_STEPS:
+        return True
+    _own_numpy_steps += steps
+    return False
+
+
+def _own_kernel_run(objective: Objective, state: Array, eta: Array, steps: int, record: NDArray[np.int64],
+                    check_every: int, blowup: float, own_records: Array,
+                    detected_at: NDArray[np.int64]) -> NDArray[np.int64]:
+    """The loop of :func:`run` for an objective with its own increment, compiled: fills ``own_records``
+    ``(len(record), *batch, p)`` and returns the step of the check that flagged each run (``steps + 1``: never),
+    as the numpy loop does (``detected_at`` on entry: ``0`` for the runs flagged at step 0)."""
+    global _own_kernel_loaded
+    from .objectives._scalar_kernel import own_run
+
+    _own_kernel_loaded = True
+    p = state.shape[-1]
+    w = np.ascontiguousarray(state, dtype=np.float64).reshape(-1, p)
+    # fresh writable C arrays: the kernel's one signature (a read-only broadcast view would be another type)
+    etas = np.array(np.broadcast_to(eta, state.shape[:-1] + (1,)), dtype=np.float64, order="C").reshape(-1)
+    det = np.array(np.broadcast_to(detected_at, state.shape[:-1]), dtype=np.int64, order="C").reshape(-1)
+    recs = own_records.reshape(len(record), -1, p)  # a view: own_records is C-contiguous
+    target = float(objective.target)  # type: ignore[attr-defined]  # a ScalarFactorisation (_use_own_kernel)
+    own_run(w, etas, target, int(steps), np.array(record, dtype=np.int64, order="C"),
+            int(check_every), float(blowup), recs, det)
+    return det.reshape(state.shape[:-1])
 
 
 def _resolve_engine(objective: Objective, engine: str, work: int) -> str:

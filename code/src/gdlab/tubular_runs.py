@@ -88,7 +88,8 @@ def scalar_gd(
     with ``run``'s divergence policy checked every 1000 steps and at the last record: a run that hits zero,
     overflows or leaves :math:`|\theta_i| <` ``blowup`` is frozen and flagged, its records from that check on
     are NaN (and a non-finite record is NaN).  ``step_size`` is a scalar or broadcasts to the batch shape.
-    About 5 µs per step for a batch of ten depth-5 models.
+    About 5 µs per step for a batch of ten depth-5 models on numpy; long runs (``descent.AUTO_OWN_KERNEL_STEPS``)
+    take a compiled loop with the same arithmetic, bit for bit, about 15 ns per step and run.
 
     >>> res = scalar_gd(np.array([1.2, 0.9]), 0.1, 1.0, 200, record=[0, 200])
     >>> abs(float(np.prod(res.params[-1])) - 1.0) < 1e-8

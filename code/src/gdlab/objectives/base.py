@@ -92,6 +92,12 @@ class Objective(ABC):
         records' loss and gradient norm evaluated once at the end."""
         return step_size * self.grad(w)
 
+    def _loss_T_from_work(self, work: dict) -> Array | None:
+        """The loss at the point of the last ``_grad_T(wT, work=work)`` call, from the intermediate values it left
+        in ``work``, with exactly the arithmetic of :meth:`loss` (so :func:`gdlab.descent.run` need not evaluate
+        the loss again at its records); ``None`` (the default) when the objective keeps no such values."""
+        return None
+
     def _outside_domain(self, w: Array, axis: int = -1) -> NDArray[np.bool_] | None:
         """Mask of the runs (parameters along ``axis``) outside the set where :meth:`_scaled_grad` is valid,
         or ``None`` (default: valid everywhere). Part of the divergence policy of :func:`gdlab.descent.run`:

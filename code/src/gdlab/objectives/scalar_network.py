@@ -108,6 +108,12 @@ class DeepScalarLinear(Objective):
         _, _, r = self._products_T(np.moveaxis(w, -1, 0))
         return 0.5 * r**2
 
+    def _loss_T_from_work(self, work: dict) -> Array | None:
+        """:meth:`loss` from the residual :math:`r` that ``_grad_T(wT, work=work)`` left in ``work`` (the same
+        ``_products_T`` arithmetic, so the same bits): ``0.5 * r**2``."""
+        r = work.get("r")
+        return None if r is None else 0.5 * r**2
+
     @_quiet
     def grad(self, w: ArrayLike) -> Array:
         w = self._params(w)

@@ -361,13 +361,23 @@ def two_cycle_series(depth: int) -> TwoCycleSeries:
     are polynomials in :math:`m`, :math:`\rho = r^2` and :math:`\varepsilon`.  With :math:`\rho = \rho_1\varepsilon + \rho_2\varepsilon^2`,
     :math:`m = m_1\varepsilon + m_2\varepsilon^2` the coefficients of :math:`\varepsilon` and :math:`\varepsilon^2` give two small
     systems, solved in turn.  Then :math:`r = \sqrt{\rho_1\varepsilon}\,(1 + \tfrac{\rho_2}{2\rho_1}\varepsilon + O(\varepsilon^2))`.
+
+    Only the coefficients of :math:`\varepsilon` and :math:`\varepsilon^2` are used, and :math:`m`, :math:`\rho`
+    are :math:`O(\varepsilon)`: so the even and odd parts are formed only up to total degree 2 in
+    :math:`(m, \rho, \varepsilon)` (term by term, by the binomial theorem for :math:`(m \pm r)^n`), which leaves those
+    two coefficients exactly as in the full expansion at a fraction of its cost.
     """
     depth = _depth(depth)
-    m, r, rho = sp.symbols("m r rho", real=True)
-    h = sp.expand(balanced_line_map(depth).subs(k, 2 + epsilon))
-    even = sp.expand((h.subs(v, m + r) + h.subs(v, m - r)) / 2 - m)
-    odd = sp.expand(sp.cancel((h.subs(v, m + r) - h.subs(v, m - r)) / (2 * r)) + 1)
-    even, odd = (sp.expand(e.subs(r, sp.sqrt(rho))) for e in (even, odd))
+    m, rho = sp.symbols("m rho", real=True)
+    h = sp.Poly(sp.expand(balanced_line_map(depth).subs(k, 2 + epsilon)), v, epsilon)
+    even_terms, odd_terms = [-m], [sp.Integer(1)]
+    for (n, e), coeff in h.terms():  # coeff v^n eps^e; (m+r)^n +- (m-r)^n = 2 sum_j C(n, j) m^(n-j) r^j, j even/odd
+        for j in range(n + 1):
+            rho_power = j // 2                                  # r^j = rho^(j/2) (even), r rho^((j-1)/2) (odd)
+            if (n - j) + rho_power + e <= 2:
+                term = coeff * sp.binomial(n, j) * m ** (n - j) * rho**rho_power * epsilon**e
+                (odd_terms if j % 2 else even_terms).append(term)
+    even, odd = sp.Add(*even_terms), sp.Add(*odd_terms)
     r1, r2, m1, m2 = sp.symbols("rho1 rho2 m1 m2", real=True)
     sub = {rho: r1 * epsilon + r2 * epsilon**2, m: m1 * epsilon + m2 * epsilon**2}
     E = sp.expand(even.subs(sub))

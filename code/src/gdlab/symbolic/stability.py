@@ -23,6 +23,7 @@ Contents
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import sympy as sp
@@ -274,8 +275,11 @@ def flip_map() -> sp.Expr:
     return -(1 + alpha) * u + a * u**2 + b * u**3
 
 
+@functools.cache
 def flip_cycle_amplitude_squared() -> sp.Expr:
     r"""Leading order of :math:`u^2` on the 2-cycle of :math:`F` as :math:`\alpha \to 0`: :math:`\alpha/(a^2+b)`.
+
+    Derived once per process (cached: the derivation has no argument and a sympy expression is immutable).
 
     Substitutes :math:`\alpha = \varepsilon^2`, :math:`u = \varepsilon v` in the period-2 factor of :math:`F`;
     the lowest non-vanishing power of :math:`\varepsilon` gives :math:`(a^2+b) v^2 - 1 = 0`, so
@@ -286,7 +290,7 @@ def flip_cycle_amplitude_squared() -> sp.Expr:
     factor = period_two_factor(flip_map(), u)
     scaled = sp.Poly(sp.expand(factor.subs({u: eps * v, alpha: eps**2})), eps)
     coeffs = scaled.all_coeffs()[::-1]
-    lowest = next(c for c in coeffs if sp.simplify(c) != 0)
+    lowest = next(c for c in coeffs if sp.expand(c) != 0)  # polynomials in a, b, v: zero iff expanded to 0
     v2 = sp.Symbol("V", positive=True)
     (sol,) = sp.solve(sp.expand(lowest).subs(v**2, v2), v2)
     return sp.simplify(sol * alpha)
