@@ -104,3 +104,20 @@ def test_experiment_results_found_from_outside_the_checkout(tmp_path):
     assert prov and arrays
     with pytest.raises(FileNotFoundError, match="make experiments"):
         data.experiment_results("no_such_experiment.npz", start=tmp_path)
+
+
+def test_digits_read_without_sklearn_equal_load_digits() -> None:
+    """``data._digits`` reads scikit-learn's file directly (no sklearn import): the arrays of load_digits."""
+    import subprocess
+    import sys
+
+    from sklearn.datasets import load_digits
+
+    digits, target = data._digits()
+    reference = load_digits()
+    assert digits.dtype == reference.data.dtype and np.array_equal(digits, reference.data)
+    assert np.array_equal(target, reference.target) and target.dtype.kind == reference.target.dtype.kind == "i"
+    assert not digits.flags.writeable and not target.flags.writeable
+    code = "import sys; from gdlab import data; data.digits_parity(10); print('sklearn' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False", "reading the digits imported scikit-learn"

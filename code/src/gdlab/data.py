@@ -18,6 +18,7 @@ the fixed seed ``gdlab._checks.DEFAULT_SEED``, so results are reproducible by de
 """
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -183,6 +184,36 @@ def teacher_targets(
     return (Y, teacher) if return_teacher else Y
 
 
+@functools.lru_cache(maxsize=1)
+def _digits() -> tuple[Array, Array]:
+    """scikit-learn's bundled 8x8 digits: ``data`` ``(1797, 64)`` (float64, intensities 0..16), ``target`` ``(1797,)``.
+
+    Read as ``sklearn.datasets.load_digits`` reads it (``np.loadtxt`` of the ``digits.csv.gz`` that ships
+    with scikit-learn) without importing scikit-learn, which takes about a second; ``load_digits`` itself
+    when the file is not where it is expected. ``tests/test_data.py`` checks both give the same arrays.
+    Read-only arrays, read once per process.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("sklearn")
+    folders = list(spec.submodule_search_locations or []) if spec is not None else []
+    path = Path(folders[0]) / "datasets" / "data" / "digits.csv.gz" if folders else None
+    if path is not None and path.is_file():
+        import gzip
+
+        with gzip.open(path, "rt", encoding="utf-8") as handle:
+            raw = np.loadtxt(handle, delimiter=",")
+        data, target = raw[:, :-1], raw[:, -1].astype(int, copy=False)
+    else:  # pragma: no cover - a scikit-learn that keeps its data elsewhere
+        from sklearn.datasets import load_digits
+
+        bunch = load_digits()
+        data, target = bunch.data, bunch.target
+    data.setflags(write=False)
+    target.setflags(write=False)
+    return data, target
+
+
 def digits_subset(
     n: int,
     classes: Sequence[int] = (0, 1),
@@ -206,25 +237,23 @@ def digits_subset(
     >>> X.shape, Y.shape, sorted(set(Y.ravel().tolist()))
     ((64, 20), (1, 20), [-1.0, 1.0])
     """
-    from sklearn.datasets import load_digits
-
     n = _checks.positive_int(n, "n")
     classes = tuple(int(c) for c in classes)
     if len(classes) < 2 or len(set(classes)) != len(classes) or not all(0 <= c <= 9 for c in classes):
         raise ValueError(f"classes must be at least two distinct digits in 0..9, got {classes!r}")
     if scaling not in ("unit", "standardise"):
         raise ValueError(f"scaling must be 'unit' or 'standardise', got {scaling!r}")
-    digits = load_digits()
-    idx = np.flatnonzero(np.isin(digits.target, classes))
+    data, target = _digits()
+    idx = np.flatnonzero(np.isin(target, classes))
     if n > idx.size:
         raise ValueError(f"n must be <= {idx.size} (samples of classes {classes}), got {n}")
     idx = idx[:n] if rng is None else _rng(rng).choice(idx, size=n, replace=False)
-    X = digits.data[idx].T.astype(np.float64) / 16.0
+    X = data[idx].T.astype(np.float64) / 16.0
     if scaling == "standardise":
         mean = X.mean(axis=1, keepdims=True)
         std = X.std(axis=1, keepdims=True)
         X = np.where(std > 0, (X - mean) / np.where(std > 0, std, 1.0), 0.0)
-    labels = digits.target[idx]
+    labels = target[idx]
     if len(classes) == 2 and not one_hot:
         Y = np.where(labels == classes[1], 1.0, -1.0)[None, :]
     else:
@@ -248,12 +277,10 @@ def digits_parity(n: int | None = None, rng: RngLike = None, *, scaling: str = "
     >>> digits_parity()[0].shape
     (64, 1797)
     """
-    from sklearn.datasets import load_digits
-
     if scaling not in ("unit", "standardise"):
         raise ValueError(f"scaling must be 'unit' or 'standardise', got {scaling!r}")
-    digits = load_digits()
-    total = digits.target.size
+    data, target = _digits()
+    total = target.size
     if n is None:
         idx = np.arange(total)
     else:
@@ -261,12 +288,12 @@ def digits_parity(n: int | None = None, rng: RngLike = None, *, scaling: str = "
         if n > total:
             raise ValueError(f"n must be <= {total} (images in the data set), got {n}")
         idx = np.arange(n) if rng is None else _rng(rng).choice(total, size=n, replace=False)
-    X = digits.data[idx].T.astype(np.float64) / 16.0
+    X = data[idx].T.astype(np.float64) / 16.0
     if scaling == "standardise":
         mean = X.mean(axis=1, keepdims=True)
         std = X.std(axis=1, keepdims=True)
         X = np.where(std > 0, (X - mean) / np.where(std > 0, std, 1.0), 0.0)
-    Y = np.where(digits.target[idx] % 2 == 0, 1.0, -1.0)[None, :]
+    Y = np.where(target[idx] % 2 == 0, 1.0, -1.0)[None, :]
     return X, Y
 
 
