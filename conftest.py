@@ -65,6 +65,7 @@ except ImportError:  # pragma: no cover - hypothesis is pinned in requirements.t
 # one test run, several workers
 # ---------------------------------------------------------------------------------------------
 def pytest_configure(config) -> None:
+    _one_blas_thread_per_worker()
     if hasattr(config, "workerinput"):  # an xdist worker: the id its controller chose
         config.book_run_id = config.workerinput["testrunuid"]
         return
@@ -112,6 +113,21 @@ def _execution_tool():
         spec.loader.exec_module(module)
         sys.modules[name] = module
     return sys.modules[name]
+
+
+def _one_blas_thread_per_worker() -> None:
+    """Under xdist (chapters and tests side by side, one per core): one BLAS thread per kernel and worker.
+
+    As ``tools/execute_chapters.py`` does for the build (its ``ONE_BLAS_THREAD``): a BLAS thread that waits
+    for a core the other worker holds makes the chapters' small products slow.
+    """
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    from threadpoolctl import threadpool_limits
+
+    for name, value in _execution_tool().ONE_BLAS_THREAD.items():
+        os.environ.setdefault(name, value)  # the kernels nbval starts
+    threadpool_limits(1, user_api="blas")  # this process: numpy may already be loaded
 
 
 def _is_myst_notebook(path) -> bool:

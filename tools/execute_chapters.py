@@ -38,6 +38,12 @@ import time
 import nbformat
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+#: Set for the kernels when chapters run side by side: one BLAS thread each.  The book's matrices are
+#: small, and a BLAS thread that waits for a core another chapter holds turns a 3x3 product into
+#: milliseconds (chapter 2's 6,000 3x3 ``expm`` calls: 0.6 s with one thread, 2-8 s with two on a
+#: 2-core machine running two chapters).
+ONE_BLAS_THREAD = {"OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
 #: MyST-NB's execution cache of the book build (``jupyter-book build .``: ``<outdir>/../.jupyter_cache``).
 EXECUTION_CACHE = ROOT / "_build" / ".jupyter_cache"
 
@@ -111,11 +117,13 @@ def chapters_in_book() -> list[pathlib.Path]:
     return [p for p in sorted((ROOT / "chapters").glob("*.md")) if is_myst_notebook(p)]
 
 
-def _execute(path: str, timeout: int, allow_errors: bool) -> tuple[str, nbformat.NotebookNode, float, str | None]:
+def _execute(path: str, timeout: int, allow_errors: bool,
+             env: dict[str, str]) -> tuple[str, nbformat.NotebookNode, float, str | None]:
     """Run one chapter in a fresh kernel (a worker process): ``(path, executed notebook, seconds, error)``."""
     from jupyter_cache.executors.utils import single_nb_execution
 
     os.environ["GDLAB_STRICT"] = "1"  # as _ext/course_tools.setup sets it for the build's kernels
+    os.environ.update(env)  # inherited by the kernel
     nb = book_notebook(pathlib.Path(path))
     # shutdown_kernel="immediate": once the last cell has replied, the kernel is stopped without waiting
     # for its interpreter to finalise (0.3-0.6 s with numba's threads and matplotlib loaded), as nbval does
@@ -146,8 +154,10 @@ def execute(paths: list[pathlib.Path], jobs: int) -> tuple[dict[str, float], dic
     times = _times_file()
     last = json.loads(times.read_text()) if times.is_file() else {}
     todo.sort(key=lambda p: -last.get(p.stem, 0.0))  # longest first; stable: file order for the unknown
-    with concurrent.futures.ProcessPoolExecutor(max_workers=max(1, min(jobs, len(todo)))) as pool:
-        futures = [pool.submit(_execute, str(p), timeout, allow_errors) for p in todo]
+    workers = max(1, min(jobs, len(todo)))
+    env = {k: os.environ.get(k, v) for k, v in ONE_BLAS_THREAD.items()} if workers > 1 else {}
+    with concurrent.futures.ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(_execute, str(p), timeout, allow_errors, env) for p in todo]
         for future in concurrent.futures.as_completed(futures):
             path, nb, secs, error = future.result()
             name = pathlib.Path(path).stem
