@@ -356,7 +356,7 @@ def pytest_collect_file(file_path, parent):
 # ---------------------------------------------------------------------------------------------
 #: Files that use the built book after tests/test_book.py built it: queued after this many seconds of
 #: other work (measured in the last run, else guessed), so a worker reaches them when the build is done.
-AFTER_BUILD = ("tests/test_book_editions.py", "tests/test_book_notebooks.py")
+AFTER_BUILD = ("tests/test_book_pdf.py", "tests/test_book_editions.py", "tests/test_book_notebooks.py")
 DURATIONS_KEY = "book/file-durations"
 
 

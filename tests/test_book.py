@@ -4,7 +4,8 @@ The build (fixture ``built_book``, ``tests/book_build.py``) runs once per test r
 that needs it, after nbval has executed the chapters of this run (root ``conftest.py``): it renders
 their outputs from its execution cache instead of executing every chapter again.  The other checks of
 the built book are in ``tests/test_book_notebooks.py`` (plain notebooks, reproduced numbers) and
-``tests/test_book_editions.py`` (student edition, PDF), so that a second worker can run them.
+``tests/test_book_editions.py`` (student edition) and ``tests/test_book_pdf.py`` (PDF), so that the
+other worker can run them.
 
 =================================  ===========================================================
 test                               fails when
