@@ -227,3 +227,22 @@ def test_environment_variable_selects_the_reference_engine(monkeypatch) -> None:
     monkeypatch.setenv("GDLAB_SWEEP_ENGINE", "fortran")
     with pytest.raises(ValueError, match="GDLAB_SWEEP_ENGINE"):
         descent._resolve_engine(f, "auto", 10**9)
+
+
+def test_each_model_kind_compiles_its_own_kernel() -> None:
+    """``sweep_kernel`` is specialised on the literal model kind, so a first (cold) deep-scalar sweep
+    compiles only the deep-scalar gradient (``_compiled._grad_of_kind``), not the MLP's and linear
+    network's (about half of the cold compile)."""
+    import subprocess
+    import sys
+
+    code = """
+import numpy as np
+from gdlab.descent import sweep
+from gdlab.kernels import _compiled
+from gdlab.objectives import DeepScalarLinear
+sweep(DeepScalarLinear(3, 1.0), [0.1, 0.5], np.full((2, 3), 0.9), 50, engine="numba")
+print([str(sig[0]) for sig in _compiled.sweep_kernel.signatures])
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['Literal[int](0)']", out
