@@ -241,7 +241,7 @@ import numpy as np
 from gdlab.descent import sweep
 from gdlab.kernels import _compiled
 from gdlab.objectives import DeepScalarLinear
-sweep(DeepScalarLinear(3, 1.0), [0.1, 0.5], np.full((2, 3), 0.9), 50, engine="numba")
+sweep(DeepScalarLinear(3, 1.0), [0.1, 0.5], np.full((2, 3), 0.9), 200, engine="numba")
 print([str(sig[0]) for sig in _compiled.sweep_kernel.signatures])
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
