@@ -77,6 +77,11 @@ class MLP(Objective):
 
     ACTIVATIONS = ("tanh", "softplus", "sigmoid")
 
+    #: Every run of a batch is computed on its own (stacked products, per-run reductions), so the
+    #: values of a run do not depend on the other runs in the batch, bit for bit:
+    #: :func:`gdlab.lazy.steps_to_loss` drops finished runs from the batch.
+    _runs_independent = True
+
     def __init__(self, X: ArrayLike, Y: ArrayLike, widths: object, activation: str = "tanh", bias: bool = False) -> None:
         if activation not in self.ACTIVATIONS:
             raise ValueError(f"activation must be one of {self.ACTIVATIONS}, got {activation!r}")
