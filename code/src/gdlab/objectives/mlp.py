@@ -182,11 +182,13 @@ class MLP(Objective):
         out = np.empty(batch + (self.n_params,))
         for j in range(self.depth - 1, -1, -1):
             sw, sb = self.layer_slices[j]
-            out[..., sw] = (delta @ _mT(a[j])).reshape(batch + (sw.stop - sw.start,))
+            # the product written straight into its block of the flat gradient (a view, never a copy)
+            np.matmul(delta, _mT(a[j]), out=out[..., sw].reshape(batch + self.shapes[j], copy=False))
             if sb is not None:
                 out[..., sb] = delta.sum(axis=-1)
             if j > 0:
-                delta = (_mT(layers[j][0]) @ delta) * acts[j - 1][1]
+                delta = _mT(layers[j][0]) @ delta
+                delta *= acts[j - 1][1]
         return f, out
 
     @_quiet
