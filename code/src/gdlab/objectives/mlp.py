@@ -225,16 +225,20 @@ class MLP(Objective):
                 Ra.append(acts[j][1] * rz)
         # backward pass and its R-derivative
         delta, Rdelta = zs[-1] - self.Y, Rz[-1]
-        out: list = [None] * self.depth
+        batch = w.shape[:-1]
+        out = np.empty(batch + (self.n_params,))  # written block by block, as in _backprop
         for j in range(self.depth - 1, -1, -1):
             W, V = layers[j][0], dirs[j][0]
-            RgW = Rdelta @ _mT(a[j])
+            sw, sb = self.layer_slices[j]
+            RgW = out[..., sw].reshape(batch + self.shapes[j], copy=False)
+            np.matmul(Rdelta, _mT(a[j]), out=RgW)
             if Ra[j] is not None:
-                RgW = RgW + delta @ _mT(Ra[j])
-            out[j] = (RgW, Rdelta.sum(axis=-1)) if self.bias else RgW
+                RgW += delta @ _mT(Ra[j])
+            if sb is not None:
+                out[..., sb] = Rdelta.sum(axis=-1)
             if j > 0:
                 back = _mT(W) @ delta
                 _, d1, d2 = acts[j - 1]
                 Rdelta = (_mT(V) @ delta + _mT(W) @ Rdelta) * d1 + back * d2 * Rz[j - 1]
                 delta = back * d1
-        return self.flatten(out)
+        return out
