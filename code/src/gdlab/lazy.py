@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from . import _checks, descent
+from . import _checks, descent, threaded_runs
 from .objectives import Objective
 
 Array = NDArray[np.float64]
@@ -101,7 +101,8 @@ def steps_to_loss(
     ``_runs_independent`` is true: :class:`~gdlab.objectives.MLP`), a run leaves the batch as soon as
     it has reached the level or diverged, so the work is the sum of the runs' counts rather than the
     slowest count times the number of runs; the remaining runs' iterates are unchanged, bit for bit.
-    Other objectives are iterated by :func:`gdlab.descent.run` itself.
+    The runs are also dealt to threads (:func:`gdlab.threaded_runs.map_blocks`). Other objectives are
+    iterated by :func:`gdlab.descent.run` itself.
 
     >>> from gdlab.objectives import Quadratic
     >>> steps_to_loss(Quadratic(np.eye(1)), np.array([[1.0]]), 0.5, 0.5 * 0.25**2 + 1e-12, 10).tolist()
@@ -117,35 +118,39 @@ def steps_to_loss(
                            keep_params=False, blowup=blowup)
         assert traj.reached_at is not None
         return traj.reached_at
-    return _steps_to_loss_compacted(objective, w0, step_size, level, max_steps, blowup)
+    w = objective._params(w0, "w0")
+    if not np.all(np.isfinite(w)):
+        raise ValueError("w0 must contain only finite values")
+    batch, p = w.shape[:-1], w.shape[-1]
+    total = int(np.prod(batch))
+    flat, eta = w.reshape(total, p), descent._step_sizes_for_batch(step_size, batch).reshape(total)
+    # the runs dealt to threads (gdlab.threaded_runs), each block compacted on its own
+    parts, order = threaded_runs.map_blocks(
+        lambda idx: _steps_to_loss_compacted(objective, flat[idx], eta[idx], level, max_steps, blowup), total)
+    return np.concatenate(parts)[order].reshape(batch)
 
 
 def _steps_to_loss_compacted(
-    objective: Objective, w0: ArrayLike, step_size: ArrayLike, level: float, max_steps: int, blowup: float
+    objective: Objective, w: Array, eta: Array, level: float, max_steps: int, blowup: float
 ) -> Array:
-    """:func:`steps_to_loss` for runs computed independently: the runs still going form the batch.
+    """:func:`steps_to_loss` of the finite runs ``w`` ``(B, n_params)`` with steps ``eta`` ``(B,)``: the runs
+    still going form the batch; returns ``(B,)``.
 
     The divergence policy is that of :func:`gdlab.descent.run` with ``until_loss`` and ``check_every=1``:
     a run is out at step ``t`` when its loss there is non-finite, or when its parameters after a step
     fail :func:`gdlab.descent._leaves`; it is never counted (``run`` freezes it at 0 and excludes it).
     """
-    w = objective._params(w0, "w0")
-    if not np.all(np.isfinite(w)):
-        raise ValueError("w0 must contain only finite values")
-    batch, p = w.shape[:-1], w.shape[-1]
-    eta = descent._step_sizes_for_batch(step_size, batch)
-    count = np.full(batch, np.inf)
-    flat_count = count.reshape(-1)
-    live = np.flatnonzero(~descent._leaves(objective, w.reshape(-1, p), blowup))  # run indices still going
-    state = w.reshape(-1, p)[live]  # a copy
-    rate = eta.reshape(-1)[live, None]
+    count = np.full(w.shape[0], np.inf)
+    live = np.flatnonzero(~descent._leaves(objective, w, blowup))  # run indices still going
+    state = w[live]  # a copy
+    rate = eta[live, None]
     with np.errstate(all="ignore"):
         for t in range(max_steps + 1):
             if live.size == 0:
                 break
             f, g = objective.loss_and_grad(state)  # the bits of loss() and grad(), as in run
             reached = f < level  # False where f is NaN
-            flat_count[live[reached]] = t
+            count[live[reached]] = t
             if t == max_steps:
                 break
             going = ~reached & np.isfinite(f)
