@@ -154,3 +154,39 @@ def test_mlp_batched_derivatives_equal_single_ones_bit_for_bit() -> None:
             fi, gi = net.loss_and_grad(W[i])
             assert f[i] == fi and np.array_equal(g[i], gi), i
             np.testing.assert_array_equal(net.predict(W)[i], net.predict(W[i]))
+
+
+def test_mlp_runs_are_computed_independently_of_the_batch() -> None:
+    """MLP._runs_independent: the loss and gradient of a run do not depend on the other runs in the
+    batch, bit for bit (what lets steps_to_loss drop finished runs), for sub-batches down to one run."""
+    rng = np.random.default_rng(11)
+    for widths, n in (((8, 6, 6, 1), 5), ((64, 32, 32, 1), 32), ((32, 16, 16, 1), 16)):
+        X = rng.standard_normal((widths[0], n)); Y = rng.choice([-1.0, 1.0], size=(1, n))
+        for act in MLP.ACTIVATIONS:
+            net = MLP(X, Y, widths, act, bias=act == "sigmoid")
+            assert net._runs_independent
+            W = net.random_params(rng=rng, size=(24,))
+            f, g = net.loss_and_grad(W)
+            for sub in (slice(0, 1), slice(3, 4), slice(5, 17), slice(1, 24, 3)):
+                fs, gs = net.loss_and_grad(np.ascontiguousarray(W[sub]))
+                assert np.array_equal(fs, f[sub]) and np.array_equal(gs, g[sub]), (widths, act, sub)
+
+
+def test_compacted_steps_to_loss_equals_descent_run() -> None:
+    """For an MLP, steps_to_loss drops finished runs; its counts equal descent.run(until_loss=...)'s
+    reached_at bit for bit, with reached, unreached and diverged runs in one batch of shape (2, 4)."""
+    from gdlab.descent import run
+    rng = np.random.default_rng(12)
+    X = data.linearly_independent_inputs(10, 6, rng=rng); Y = rng.choice([-1.0, 1.0], size=(1, 6))
+    net = MLP(X, Y, (10, 8, 8, 1), "tanh")
+    W0 = net.random_params(rng=rng, size=(2, 4))
+    eta = np.array([[0.02, 0.05, 0.1, 0.2], [0.01, 0.3, 50.0, 1e4]])
+    level = 1e-2 * 0.5 * np.sum(Y**2)
+    got = lazy.steps_to_loss(net, W0, eta, level, 300)
+    ref = run(net, W0, eta, 300, until_loss=level, record_at=[0], keep_params=False,
+              blowup=float(np.finfo(np.float64).max)).reached_at
+    np.testing.assert_array_equal(got, ref)
+    assert got.shape == (2, 4) and np.isinf(got).sum() >= 2 and np.isfinite(got).sum() >= 4, got
+    np.testing.assert_array_equal(lazy.steps_to_loss(net, W0[0, 1], eta[0, 1], level, 300), ref[0, 1])
+    with pytest.raises(ValueError, match="w0"):
+        lazy.steps_to_loss(net, np.full(net.n_params, np.nan), 0.1, level, 3)

@@ -230,3 +230,29 @@ def test_hessian_norm_keeps_the_batch_of_a_quadratic() -> None:
     """Bug (through Quadratic.hessian): hessian_norm of a batch returned a scalar."""
     q = Quadratic(np.diag([1.0, -3.0]))
     np.testing.assert_array_equal(pl.hessian_norm(q, np.ones((4, 2))), np.full(4, 3.0))
+
+
+@pytest.mark.parametrize("block", [1, 700, 5000])
+def test_blockwise_evaluation_is_bit_for_bit(monkeypatch: pytest.MonkeyPatch, block: int) -> None:
+    """sample_ball and pl_ratio (MLP) work block by block of _BLOCK_PARAMS parameters; the points and
+    ratios are those of one whole-batch evaluation, bit for bit, whatever the block size."""
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((6, 5)); Y = rng.standard_normal((1, 5))
+    net = MLP(X, Y, (6, 7, 7, 1), "tanh")
+    centres = net.random_params(rng=rng, size=(3,))
+    gen = np.random.default_rng(8)  # the whole-array formula sample_ball had before it worked in blocks
+    z = gen.standard_normal((9,) + centres.shape)
+    z /= np.linalg.norm(z, axis=-1, keepdims=True)
+    u = gen.uniform(size=(9, 3))
+    t = np.where((np.arange(9) % 2 == 0)[:, None], u ** (1.0 / net.n_params), u)
+    z *= 0.7 * t[..., None]
+    whole_pts = z + centres
+    g = net.grad(whole_pts)
+    whole = net.loss(whole_pts), np.einsum("...i,...i->...", g, g)
+    monkeypatch.setattr(pl, "_BLOCK_PARAMS", block)
+    pts = pl.sample_ball(centres, 0.7, 9, np.random.default_rng(8))
+    np.testing.assert_array_equal(pts, whole_pts)
+    f, g2 = pl._loss_and_grad_sq(net, pts)
+    np.testing.assert_array_equal(f, whole[0]); np.testing.assert_array_equal(g2, whole[1])
+    np.testing.assert_array_equal(pl.pl_ratio(net, pts), whole[1] / whole[0])
+    assert pts.shape == (9, 3, net.n_params) and f.shape == (9, 3)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from . import _checks, descent
+from . import _checks, descent, threaded_runs
 from .objectives import Objective
 
 Array = NDArray[np.float64]
@@ -93,8 +93,16 @@ def steps_to_loss(
     ``w0`` has shape ``(..., n_params)`` and ``step_size`` broadcasts against ``w0.shape[:-1]``.
     Every step is checked (no recording interval) and the loop stops once every run has reached
     the level. Runs that do not reach it within ``max_steps`` steps, or whose loss becomes
-    non-finite, get ``inf``. Shape ``w0.shape[:-1]``. This is :func:`gdlab.descent.run` with
-    ``until_loss=level`` (its ``reached_at``), so ``w0`` must be finite (``ValueError`` otherwise).
+    non-finite, get ``inf``. Shape ``w0.shape[:-1]``. The counts are those of
+    :func:`gdlab.descent.run` with ``until_loss=level`` (its ``reached_at``) bit for bit, so ``w0`` must
+    be finite (``ValueError`` otherwise).
+
+    For an objective that computes every run of a batch independently of the others (its
+    ``_runs_independent`` is true: :class:`~gdlab.objectives.MLP`), a run leaves the batch as soon as
+    it has reached the level or diverged, so the work is the sum of the runs' counts rather than the
+    slowest count times the number of runs; the remaining runs' iterates are unchanged, bit for bit.
+    The runs are also dealt to threads (``gdlab.threaded_runs.map_blocks``). Other objectives are
+    iterated by :func:`gdlab.descent.run` itself.
 
     >>> from gdlab.objectives import Quadratic
     >>> steps_to_loss(Quadratic(np.eye(1)), np.array([[1.0]]), 0.5, 0.5 * 0.25**2 + 1e-12, 10).tolist()
@@ -102,9 +110,54 @@ def steps_to_loss(
     """
     level = float(_checks.positive_finite(level, "level"))
     max_steps = _checks.positive_int(max_steps, "max_steps", minimum=0)
-    # GD with the stop criterion of descent.run; a non-finite loss or parameter ends a run (finfo.max:
-    # no other blow-up bound), nothing recorded but step 0
-    traj = descent.run(objective, w0, step_size, max_steps, until_loss=level, record_at=[0],
-                       keep_params=False, blowup=float(np.finfo(np.float64).max))
-    assert traj.reached_at is not None
-    return traj.reached_at
+    # a non-finite loss or parameter ends a run (finfo.max: no other blow-up bound)
+    blowup = float(np.finfo(np.float64).max)
+    if not getattr(objective, "_runs_independent", False) or type(objective)._scaled_grad is not Objective._scaled_grad:
+        # GD with the stop criterion of descent.run; nothing recorded but step 0
+        traj = descent.run(objective, w0, step_size, max_steps, until_loss=level, record_at=[0],
+                           keep_params=False, blowup=blowup)
+        assert traj.reached_at is not None
+        return traj.reached_at
+    w = objective._params(w0, "w0")
+    if not np.all(np.isfinite(w)):
+        raise ValueError("w0 must contain only finite values")
+    batch, p = w.shape[:-1], w.shape[-1]
+    total = int(np.prod(batch))
+    flat, eta = w.reshape(total, p), descent._step_sizes_for_batch(step_size, batch).reshape(total)
+    # the runs dealt to threads (gdlab.threaded_runs), each block compacted on its own
+    parts, order = threaded_runs.map_blocks(
+        lambda idx: _steps_to_loss_compacted(objective, flat[idx], eta[idx], level, max_steps, blowup), total)
+    return np.concatenate(parts)[order].reshape(batch)
+
+
+def _steps_to_loss_compacted(
+    objective: Objective, w: Array, eta: Array, level: float, max_steps: int, blowup: float
+) -> Array:
+    """:func:`steps_to_loss` of the finite runs ``w`` ``(B, n_params)`` with steps ``eta`` ``(B,)``: the runs
+    still going form the batch; returns ``(B,)``.
+
+    The divergence policy is that of :func:`gdlab.descent.run` with ``until_loss`` and ``check_every=1``:
+    a run is out at step ``t`` when its loss there is non-finite, or when its parameters after a step
+    fail :func:`gdlab.descent._leaves`; it is never counted (``run`` freezes it at 0 and excludes it).
+    """
+    count = np.full(w.shape[0], np.inf)
+    live = np.flatnonzero(~descent._leaves(objective, w, blowup))  # run indices still going
+    state = w[live]  # a copy
+    rate = eta[live, None]
+    with np.errstate(all="ignore"):
+        for t in range(max_steps + 1):
+            if live.size == 0:
+                break
+            f, g = objective.loss_and_grad(state)  # the bits of loss() and grad(), as in run
+            reached = f < level  # False where f is NaN
+            count[live[reached]] = t
+            if t == max_steps:
+                break
+            going = ~reached & np.isfinite(f)
+            if not going.all():
+                live, state, g, rate = live[going], state[going], g[going], rate[going]
+            state = state - rate * g
+            ok = ~descent._leaves(objective, state, blowup)
+            if not ok.all():
+                live, state, rate = live[ok], state[ok], rate[ok]
+    return count

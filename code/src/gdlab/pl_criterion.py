@@ -76,11 +76,38 @@ def pl_ratio(objective: Objective, w: ArrayLike, loss_floor: float = 0.0) -> Arr
     """
     w = objective._params(w)
     loss_floor = float(_checks.nonnegative_finite(loss_floor, "loss_floor"))
-    f, g = objective.loss_and_grad(w)
-    g2 = np.einsum("...i,...i->...", g, g)
+    f, g2 = _loss_and_grad_sq(objective, w)
     ok = f > loss_floor
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(ok, g2 / np.where(ok, f, 1.0), np.nan)
+
+
+#: Parameters per block (about 2 MB of float64) in which :func:`_loss_and_grad_sq` evaluates a large
+#: batch of an objective whose runs are computed independently: the temporaries of a block stay in cache.
+_BLOCK_PARAMS = 1 << 18
+
+
+def _loss_and_grad_sq(objective: Objective, w: Array) -> tuple[Array, Array]:
+    r"""``(f(w), ||grad f(w)||^2)`` for ``w`` of shape ``(..., n_params)``.
+
+    For an objective whose runs are computed independently of each other (``_runs_independent``:
+    :class:`~gdlab.objectives.MLP`), a batch larger than a block is evaluated block by block of
+    :data:`_BLOCK_PARAMS` parameters: each point's values are those of one batched call, bit for bit,
+    without the batch-sized temporaries of the gradient.
+    """
+    batch, p = w.shape[:-1], w.shape[-1]
+    rows = max(1, _BLOCK_PARAMS // max(p, 1))
+    total = int(np.prod(batch))
+    if not getattr(objective, "_runs_independent", False) or total <= rows:
+        f, g = objective.loss_and_grad(w)
+        return f, np.einsum("...i,...i->...", g, g)
+    flat = w.reshape(total, p)
+    f, g2 = np.empty(total), np.empty(total)
+    for start in range(0, total, rows):
+        block = slice(start, start + rows)
+        f_b, g_b = objective.loss_and_grad(flat[block])
+        f[block], g2[block] = f_b, np.einsum("...i,...i->...", g_b, g_b)
+    return f.reshape(batch), g2.reshape(batch)
 
 
 def _log_ratio_and_grad(objective: Objective, w: Array, loss_floor: float) -> tuple[Array, Array]:
@@ -120,11 +147,17 @@ def sample_ball(center: ArrayLike, radius: float, n: int, rng: RngLike = None) -
     rng = _checks.generator(rng)
     p = center.shape[-1]
     z = rng.standard_normal((n,) + center.shape)
-    z /= np.linalg.norm(z, axis=-1, keepdims=True)
     u = rng.uniform(size=(n,) + center.shape[:-1])
     t = np.where((np.arange(n) % 2 == 0).reshape((n,) + (1,) * (center.ndim - 1)), u ** (1.0 / p), u)
-    z *= radius * t[..., None]  # in place: the bits of center + radius * t * z, without two temporaries
-    z += center
+    # in place, one block of points at a time (each block stays in cache): the bits of
+    # center + radius * t * z / ||z||, without the temporaries
+    scale = (radius * t)[..., None]
+    rows = max(1, _BLOCK_PARAMS // center.size)
+    for start in range(0, n, rows):
+        zb = z[start:start + rows]
+        zb /= np.linalg.norm(zb, axis=-1, keepdims=True)
+        zb *= scale[start:start + rows]
+        zb += center
     return z
 
 

@@ -77,6 +77,11 @@ class MLP(Objective):
 
     ACTIVATIONS = ("tanh", "softplus", "sigmoid")
 
+    #: Every run of a batch is computed on its own (stacked products, per-run reductions), so the
+    #: values of a run do not depend on the other runs in the batch, bit for bit:
+    #: :func:`gdlab.lazy.steps_to_loss` drops finished runs from the batch.
+    _runs_independent = True
+
     def __init__(self, X: ArrayLike, Y: ArrayLike, widths: object, activation: str = "tanh", bias: bool = False) -> None:
         if activation not in self.ACTIVATIONS:
             raise ValueError(f"activation must be one of {self.ACTIVATIONS}, got {activation!r}")
@@ -177,11 +182,13 @@ class MLP(Objective):
         out = np.empty(batch + (self.n_params,))
         for j in range(self.depth - 1, -1, -1):
             sw, sb = self.layer_slices[j]
-            out[..., sw] = (delta @ _mT(a[j])).reshape(batch + (sw.stop - sw.start,))
+            # the product written straight into its block of the flat gradient (a view, never a copy)
+            np.matmul(delta, _mT(a[j]), out=out[..., sw].reshape(batch + self.shapes[j], copy=False))
             if sb is not None:
                 out[..., sb] = delta.sum(axis=-1)
             if j > 0:
-                delta = (_mT(layers[j][0]) @ delta) * acts[j - 1][1]
+                delta = _mT(layers[j][0]) @ delta
+                delta *= acts[j - 1][1]
         return f, out
 
     @_quiet
@@ -218,16 +225,20 @@ class MLP(Objective):
                 Ra.append(acts[j][1] * rz)
         # backward pass and its R-derivative
         delta, Rdelta = zs[-1] - self.Y, Rz[-1]
-        out: list = [None] * self.depth
+        batch = w.shape[:-1]
+        out = np.empty(batch + (self.n_params,))  # written block by block, as in _backprop
         for j in range(self.depth - 1, -1, -1):
             W, V = layers[j][0], dirs[j][0]
-            RgW = Rdelta @ _mT(a[j])
+            sw, sb = self.layer_slices[j]
+            RgW = out[..., sw].reshape(batch + self.shapes[j], copy=False)
+            np.matmul(Rdelta, _mT(a[j]), out=RgW)
             if Ra[j] is not None:
-                RgW = RgW + delta @ _mT(Ra[j])
-            out[j] = (RgW, Rdelta.sum(axis=-1)) if self.bias else RgW
+                RgW += delta @ _mT(Ra[j])
+            if sb is not None:
+                out[..., sb] = Rdelta.sum(axis=-1)
             if j > 0:
                 back = _mT(W) @ delta
                 _, d1, d2 = acts[j - 1]
                 Rdelta = (_mT(V) @ delta + _mT(W) @ Rdelta) * d1 + back * d2 * Rz[j - 1]
                 delta = back * d1
-        return self.flatten(out)
+        return out

@@ -1,0 +1,129 @@
+r"""Independent GD runs of one batch spread over threads, with the results of one batched call bit for bit.
+
+numpy releases the GIL in its matrix products and elementwise loops, so the runs of a batch of an
+objective that computes every run on its own (``_runs_independent``: :class:`~gdlab.objectives.MLP`)
+can proceed in parallel: the runs of the batch are dealt to the threads, each thread iterates its
+block with :func:`gdlab.descent.run`, and the trajectories are joined in the batch's order. Each run performs exactly the
+floating-point operations it performs in one batched call, so the joined trajectory equals
+:func:`gdlab.descent.run`'s.
+
+:func:`thread_count` is ``GDLAB_THREADS`` if set, else the number of CPUs this process may use
+(``GDLAB_THREADS=1`` turns the threads off). On a busy machine the threads save little and cost some
+CPU time; the results never depend on them.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from . import _checks, descent
+from .objectives import Objective
+
+__all__ = ["map_blocks", "run", "thread_count"]
+
+Array = NDArray[np.float64]
+_T = TypeVar("_T")
+
+#: Fewest runs in a block: below this a thread's share of the work does not pay for its overhead.
+MIN_RUNS_PER_THREAD = 6
+
+
+def thread_count() -> int:
+    """Threads to use: ``GDLAB_THREADS`` if set (an integer >= 1), else the CPUs available to this process.
+
+    >>> thread_count() >= 1
+    True
+    """
+    value = os.environ.get("GDLAB_THREADS")
+    if value is not None:
+        try:
+            return _checks.positive_int(int(value), "GDLAB_THREADS")
+        except ValueError:
+            raise ValueError(f"GDLAB_THREADS must be an integer >= 1, got {value!r}") from None
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _blocks(total: int) -> list[NDArray[np.intp]]:
+    """The run indices of each thread: runs dealt round-robin (``k, k + t, k + 2t, ...``), so that runs of
+    different lengths (neighbours in a batch often share a step size) spread evenly; each block has at
+    least :data:`MIN_RUNS_PER_THREAD` runs, and there is one block when the batch is too small."""
+    count = max(1, min(thread_count(), total // MIN_RUNS_PER_THREAD))
+    return [np.arange(k, total, count) for k in range(count)]
+
+
+def map_blocks(work: Callable[[NDArray[np.intp]], _T], total: int) -> tuple[list[_T], NDArray[np.intp]]:
+    """``[work(block) for block in blocks]`` over the blocks of run indices of ``total`` runs, in threads.
+
+    Also returns the permutation that puts the blocks' concatenated runs back in order. With one block
+    (one thread, or too few runs) ``work`` runs in the calling thread.
+
+    >>> parts, order = map_blocks(lambda idx: idx * 10, 4)
+    >>> np.concatenate(parts)[order].tolist()
+    [0, 10, 20, 30]
+    """
+    blocks = _blocks(total)
+    order = np.argsort(np.concatenate(blocks), kind="stable")
+    if len(blocks) == 1:
+        return [work(blocks[0])], order
+    err = np.geterr()  # numpy's floating-point error state is per thread: the workers get the caller's
+
+    def task(block: NDArray[np.intp]) -> _T:
+        with np.errstate(**err):
+            return work(block)
+
+    with ThreadPoolExecutor(max_workers=len(blocks)) as pool:
+        return list(pool.map(task, blocks)), order
+
+
+def run(objective: Objective, w0: ArrayLike, step_size: ArrayLike, steps: int, **options: Any) -> descent.Trajectory:
+    r""":func:`gdlab.descent.run` with the runs of the batch spread over threads; the same trajectory bit for bit.
+
+    ``w0`` (shape ``(..., n_params)``), ``step_size``, ``steps`` and the keyword ``options`` are those of
+    :func:`gdlab.descent.run`. The batch is split only for an objective that computes its runs
+    independently (``_runs_independent``) and without ``until_loss`` or sharpness records (a stop or a
+    warm-started eigenvector shared by the batch); otherwise, and for a small batch, this is
+    :func:`gdlab.descent.run` itself.
+
+    >>> from gdlab.objectives import MLP
+    >>> net = MLP(np.eye(3), np.ones((1, 3)), (3, 4, 1)); w0 = net.random_params(rng=0, size=(12,))
+    >>> a, b = run(net, w0, 0.1, 20), descent.run(net, w0, 0.1, 20)
+    >>> bool(np.array_equal(a.loss, b.loss) and np.array_equal(a.params, b.params))
+    True
+    """
+    shared = ("until_loss", "sharpness_every", "sharpness_at")
+    w = objective._params(w0, "w0")
+    batch, p = w.shape[:-1], w.shape[-1]
+    total = int(np.prod(batch))
+    if (not getattr(objective, "_runs_independent", False) or any(options.get(k) is not None for k in shared)
+            or len(_blocks(total)) == 1):
+        return descent.run(objective, w, step_size, steps, **options)
+    eta = descent._step_sizes_for_batch(step_size, batch).reshape(total)
+    flat = w.reshape(total, p)
+    parts, order = map_blocks(lambda idx: descent.run(objective, flat[idx], eta[idx], steps, **options), total)
+
+    def join(name: str, tail: tuple[int, ...] = ()) -> Array | None:
+        arrays = [getattr(part, name) for part in parts]
+        if arrays[0] is None:
+            return None
+        axis = arrays[0].ndim - 1 - len(tail)  # the runs' axis
+        joined = np.take(np.concatenate(arrays, axis=axis), order, axis=axis)
+        return joined.reshape(joined.shape[:axis] + batch + tail)
+
+    return descent.Trajectory(
+        steps=parts[0].steps,
+        loss=join("loss"),
+        grad_norm=join("grad_norm"),
+        params=join("params", (p,)),
+        sharpness=None,
+        sharpness_steps=None,
+        diverged=join("diverged"),
+        reached_at=None,
+    )

@@ -1,0 +1,81 @@
+"""gdlab.threaded_runs: GD runs dealt to threads give the trajectory of one batched descent.run, bit for
+bit (chapter 7's comparisons and lazy.steps_to_loss use it)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gdlab import data, descent, lazy, threaded_runs
+from gdlab.objectives import MLP, Quadratic
+
+
+def _net(bias: bool = False) -> MLP:
+    rng = np.random.default_rng(31)
+    X = data.linearly_independent_inputs(10, 6, rng=rng); Y = rng.choice([-1.0, 1.0], size=(1, 6))
+    return MLP(X, Y, (10, 8, 8, 1), "tanh", bias=bias)
+
+
+def _same(a: descent.Trajectory, b: descent.Trajectory) -> None:
+    np.testing.assert_array_equal(a.steps, b.steps)
+    for name in ("loss", "grad_norm", "params", "diverged"):
+        x, y = getattr(a, name), getattr(b, name)
+        assert (x is None) == (y is None), name
+        if x is not None:
+            assert x.shape == y.shape and np.array_equal(x, y, equal_nan=x.dtype.kind == "f"), name
+
+
+@pytest.mark.parametrize("threads", ["2", "3", "5"])
+@pytest.mark.parametrize("bias", [False, True])
+def test_threaded_run_is_descent_run_bit_for_bit(monkeypatch: pytest.MonkeyPatch, threads: str, bias: bool) -> None:
+    monkeypatch.setenv("GDLAB_THREADS", threads)
+    net = _net(bias)
+    W0 = net.random_params(rng=np.random.default_rng(32), size=(3, 8))
+    eta = np.geomspace(0.01, 40.0, 24).reshape(3, 8)  # the largest steps diverge
+    assert len(threaded_runs._blocks(24)) == min(int(threads), 4)
+    for options in (dict(record_every=7), dict(record_at=[0, 5, 60], keep_params=False), dict(check_every=4)):
+        ref = descent.run(net, W0, eta, 60, **options)
+        got = threaded_runs.run(net, W0, eta, 60, **options)
+        _same(got, ref)
+    assert ref.diverged.any() and not ref.diverged.all()
+
+
+def test_threaded_run_falls_back_to_descent_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GDLAB_THREADS", "2")
+    q = Quadratic(np.diag([1.0, 0.3]))  # not _runs_independent: one batched call
+    w0 = np.ones((12, 2))
+    _same(threaded_runs.run(q, w0, 0.5, 10), descent.run(q, w0, 0.5, 10))
+    net = _net(); W0 = net.random_params(rng=np.random.default_rng(33), size=(12,))
+    a = threaded_runs.run(net, W0, 0.05, 30, until_loss=0.5)            # a stop shared by the batch
+    b = descent.run(net, W0, 0.05, 30, until_loss=0.5)
+    _same(a, b); np.testing.assert_array_equal(a.reached_at, b.reached_at)
+    with pytest.raises(ValueError, match="step_size"):
+        threaded_runs.run(net, W0, np.ones(5), 3)
+
+
+@pytest.mark.parametrize("threads", ["1", "2", "3"])
+def test_threaded_steps_to_loss_equals_descent_run(monkeypatch: pytest.MonkeyPatch, threads: str) -> None:
+    monkeypatch.setenv("GDLAB_THREADS", threads)
+    net = _net()
+    W0 = net.random_params(rng=np.random.default_rng(34), size=(2, 9))
+    eta = np.geomspace(0.005, 60.0, 18).reshape(2, 9)
+    level = 1e-2 * 0.5 * np.sum(net.Y**2)
+    ref = descent.run(net, W0, eta, 400, until_loss=level, record_at=[0], keep_params=False,
+                      blowup=float(np.finfo(np.float64).max)).reached_at
+    got = lazy.steps_to_loss(net, W0, eta, level, 400)
+    np.testing.assert_array_equal(got, ref)
+    assert np.isinf(got).sum() >= 2 and np.isfinite(got).sum() >= 6, got
+
+
+def test_thread_count_reads_gdlab_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GDLAB_THREADS", "3")
+    assert threaded_runs.thread_count() == 3
+    monkeypatch.setenv("GDLAB_THREADS", "1")
+    assert len(threaded_runs._blocks(100)) == 1
+    for bad in ("0", "two"):
+        monkeypatch.setenv("GDLAB_THREADS", bad)
+        with pytest.raises(ValueError, match="GDLAB_THREADS"):
+            threaded_runs.thread_count()
+    monkeypatch.delenv("GDLAB_THREADS")
+    assert threaded_runs.thread_count() >= 1
+    parts, order = threaded_runs.map_blocks(lambda idx: idx.copy(), 7)
+    np.testing.assert_array_equal(np.concatenate(parts)[order], np.arange(7))
