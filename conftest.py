@@ -116,17 +116,18 @@ def _execution_tool():
 
 
 def _one_blas_thread_per_worker() -> None:
-    """Under xdist (chapters and tests side by side, one per core): one BLAS thread per kernel and worker.
+    """Under xdist (chapters and tests side by side, one per core): one BLAS thread (and one
+    ``gdlab.threaded_runs`` thread) per kernel and worker.
 
-    As ``tools/execute_chapters.py`` does for the build (its ``ONE_BLAS_THREAD``): a BLAS thread that waits
+    As ``tools/execute_chapters.py`` does for the build (its ``ONE_THREAD_EACH``): a BLAS thread that waits
     for a core the other worker holds makes the chapters' small products slow.
     """
     if not os.environ.get("PYTEST_XDIST_WORKER"):
         return
     from threadpoolctl import threadpool_limits
 
-    for name, value in _execution_tool().ONE_BLAS_THREAD.items():
-        os.environ.setdefault(name, value)  # the kernels nbval starts
+    for name, value in _execution_tool().ONE_THREAD_EACH.items():
+        os.environ.setdefault(name, value)  # the kernels nbval starts, and this process
     threadpool_limits(1, user_api="blas")  # this process: numpy may already be loaded
 
 

@@ -121,3 +121,16 @@ def test_digits_read_without_sklearn_equal_load_digits() -> None:
     code = "import sys; from gdlab import data; data.digits_parity(10); print('sklearn' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False", "reading the digits imported scikit-learn"
+
+
+def test_digits_subset_all_of_the_classes() -> None:
+    """``n=None``: every sample of the classes, in the data set's order (a mean image needs them all)."""
+    from sklearn.datasets import load_digits
+
+    reference = load_digits()
+    pick = np.isin(reference.target, (3, 8))
+    X, Y = data.digits_subset(None, classes=(3, 8))
+    assert np.array_equal(X, reference.data[pick].T / 16.0) and Y.shape == (1, pick.sum())
+    assert np.array_equal(X.mean(axis=1), (reference.data[pick].T / 16.0).mean(axis=1))
+    with pytest.raises(ValueError, match="rng"):
+        data.digits_subset(None, classes=(3, 8), rng=0)

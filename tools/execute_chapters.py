@@ -38,11 +38,12 @@ import time
 import nbformat
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-#: Set for the kernels when chapters run side by side: one BLAS thread each.  The book's matrices are
-#: small, and a BLAS thread that waits for a core another chapter holds turns a 3x3 product into
-#: milliseconds (chapter 2's 6,000 3x3 ``expm`` calls: 0.6 s with one thread, 2-8 s with two on a
-#: 2-core machine running two chapters).
-ONE_BLAS_THREAD = {"OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+#: Set for the kernels when chapters run side by side: one BLAS thread and one ``gdlab.threaded_runs``
+#: thread each (the chapters already fill the cores).  The book's matrices are small, and a BLAS thread
+#: that waits for a core another chapter holds turns a 3x3 product into milliseconds (chapter 2's
+#: 6,000 3x3 ``expm`` calls: 0.6 s with one thread, 2-8 s with two on a 2-core machine running two
+#: chapters).  The results do not depend on these threads.
+ONE_THREAD_EACH = {"OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "GDLAB_THREADS": "1"}
 
 #: MyST-NB's execution cache of the book build (``jupyter-book build .``: ``<outdir>/../.jupyter_cache``).
 EXECUTION_CACHE = ROOT / "_build" / ".jupyter_cache"
@@ -155,7 +156,7 @@ def execute(paths: list[pathlib.Path], jobs: int) -> tuple[dict[str, float], dic
     last = json.loads(times.read_text()) if times.is_file() else {}
     todo.sort(key=lambda p: -last.get(p.stem, 0.0))  # longest first; stable: file order for the unknown
     workers = max(1, min(jobs, len(todo)))
-    env = {k: os.environ.get(k, v) for k, v in ONE_BLAS_THREAD.items()} if workers > 1 else {}
+    env = {k: os.environ.get(k, v) for k, v in ONE_THREAD_EACH.items()} if workers > 1 else {}
     with concurrent.futures.ProcessPoolExecutor(max_workers=workers) as pool:
         futures = [pool.submit(_execute, str(p), timeout, allow_errors, env) for p in todo]
         for future in concurrent.futures.as_completed(futures):

@@ -9,9 +9,9 @@ GD runs of the scalar factorisation read in tubular coordinates), :mod:`~gdlab.f
 critical step size), :mod:`~gdlab.pl_criterion` (the local PL criterion), :mod:`~gdlab.initialisation`
 (network initialisations and the certificate of the positive one), :mod:`~gdlab.tangent_kernel`,
 :mod:`~gdlab.statistics` (Monte Carlo probabilities), :mod:`~gdlab.lazy` (kernel regression),
-:mod:`~gdlab.interval_maps` (one-dimensional GD maps), :mod:`~gdlab.data` (seeded data),
-:mod:`~gdlab.plotting` (house style), :mod:`~gdlab.notebook` (claim checks) and the sympy derivations in
-:mod:`gdlab.symbolic`.
+:mod:`~gdlab.threaded_runs` (a batch of runs on threads), :mod:`~gdlab.interval_maps` (one-dimensional GD
+maps), :mod:`~gdlab.data` (seeded data), :mod:`~gdlab.plotting` (house style), :mod:`~gdlab.notebook` (claim
+checks) and the sympy derivations in :mod:`gdlab.symbolic`.
 
 ``import gdlab`` is light: it imports no submodule (so neither scipy, sympy, scikit-learn nor
 matplotlib). A submodule is imported on first access, ``gdlab.pl_criterion`` as well as

@@ -215,7 +215,7 @@ def _digits() -> tuple[Array, Array]:
 
 
 def digits_subset(
-    n: int,
+    n: int | None,
     classes: Sequence[int] = (0, 1),
     rng: RngLike = None,
     *,
@@ -231,13 +231,17 @@ def digits_subset(
       ``+1`` for ``classes[1]`` and ``-1`` for ``classes[0]``; otherwise (or with ``one_hot=True``)
       ``Y`` is one-hot of shape ``(len(classes), n)``, row ``j`` for ``classes[j]``.
     * ``rng=None`` takes the first ``n`` matching samples in the data set's order; a seed or
-      Generator draws ``n`` of them uniformly without replacement (order as drawn).
+      Generator draws ``n`` of them uniformly without replacement (order as drawn). ``n=None`` takes
+      every matching sample, in the data set's order (``rng`` must then be ``None``).
 
     >>> X, Y = digits_subset(20, classes=(3, 8), rng=0)
     >>> X.shape, Y.shape, sorted(set(Y.ravel().tolist()))
     ((64, 20), (1, 20), [-1.0, 1.0])
     """
-    n = _checks.positive_int(n, "n")
+    if n is not None:
+        n = _checks.positive_int(n, "n")
+    elif rng is not None:
+        raise ValueError("rng must be None when n is None (every sample of the classes, in order)")
     classes = tuple(int(c) for c in classes)
     if len(classes) < 2 or len(set(classes)) != len(classes) or not all(0 <= c <= 9 for c in classes):
         raise ValueError(f"classes must be at least two distinct digits in 0..9, got {classes!r}")
@@ -245,6 +249,7 @@ def digits_subset(
         raise ValueError(f"scaling must be 'unit' or 'standardise', got {scaling!r}")
     data, target = _digits()
     idx = np.flatnonzero(np.isin(target, classes))
+    n = idx.size if n is None else n
     if n > idx.size:
         raise ValueError(f"n must be <= {idx.size} (samples of classes {classes}), got {n}")
     idx = idx[:n] if rng is None else _rng(rng).choice(idx, size=n, replace=False)

@@ -101,7 +101,7 @@ def steps_to_loss(
     ``_runs_independent`` is true: :class:`~gdlab.objectives.MLP`), a run leaves the batch as soon as
     it has reached the level or diverged, so the work is the sum of the runs' counts rather than the
     slowest count times the number of runs; the remaining runs' iterates are unchanged, bit for bit.
-    The runs are also dealt to threads (``gdlab.threaded_runs.map_blocks``). Other objectives are
+    The runs are also dealt to threads (:func:`gdlab.threaded_runs.map_blocks`). Other objectives are
     iterated by :func:`gdlab.descent.run` itself.
 
     >>> from gdlab.objectives import Quadratic
