@@ -75,9 +75,11 @@ clean-env:
 .PHONY: student solutions pdf
 
 student: setup
+	$(PY) tools/execute_chapters.py
 	$(PY) _ext/build_edition.py student
 
 solutions: book
 
 pdf: setup
+	$(PY) tools/execute_chapters.py
 	$(PY) _ext/build_edition.py pdf
