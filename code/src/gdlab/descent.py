@@ -288,11 +288,12 @@ def run(
                     t_end = t
             if t in record and not own:
                 w_t = params() if f_t is None or keep_params else None
-                losses.append(np.where(diverged, np.nan, objective.loss(w_t) if f_t is None else f_t))
+                f_rec = f_t if f_t is not None else objective.loss(params() if w_t is None else w_t)
+                losses.append(np.where(diverged, np.nan, f_rec))
+                if w_t is not None and keep_params:
+                    kept.append(np.where(diverged[..., None], np.nan, w_t))
                 gb = np.moveaxis(g, 0, -1) if fast else g  # the layout grad() returns (same einsum order)
                 norms.append(np.where(diverged, np.nan, np.sqrt(np.einsum("...i,...i->...", gb, gb))))
-                if keep_params:
-                    kept.append(np.where(diverged[..., None], np.nan, w_t))
             if t in sharp_at:
                 safe = np.where(diverged[..., None], 0.0, params())
                 pair = top_eigenpair(objective, safe, method=sharpness_method, v0=vec)

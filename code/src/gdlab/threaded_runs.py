@@ -109,10 +109,8 @@ def run(objective: Objective, w0: ArrayLike, step_size: ArrayLike, steps: int, *
     flat = w.reshape(total, p)
     parts, order = map_blocks(lambda idx: descent.run(objective, flat[idx], eta[idx], steps, **options), total)
 
-    def join(name: str, tail: tuple[int, ...] = ()) -> Array | None:
+    def join(name: str, tail: tuple[int, ...] = ()) -> NDArray[Any]:
         arrays = [getattr(part, name) for part in parts]
-        if arrays[0] is None:
-            return None
         axis = arrays[0].ndim - 1 - len(tail)  # the runs' axis
         joined = np.take(np.concatenate(arrays, axis=axis), order, axis=axis)
         return joined.reshape(joined.shape[:axis] + batch + tail)
@@ -121,7 +119,7 @@ def run(objective: Objective, w0: ArrayLike, step_size: ArrayLike, steps: int, *
         steps=parts[0].steps,
         loss=join("loss"),
         grad_norm=join("grad_norm"),
-        params=join("params", (p,)),
+        params=None if parts[0].params is None else join("params", (p,)),
         sharpness=None,
         sharpness_steps=None,
         diverged=join("diverged"),
