@@ -24,7 +24,8 @@ setup: $(STAMP)
 	@$(PY) tools/check_env.py
 
 # tools/execute_chapters.py first executes the chapters the execution cache lacks, one per core; the
-# build then renders them from the cache (it would execute them one after another).
+# build then renders them from the cache (it would execute them one after another). A chapter that
+# fails stops make book there, with its traceback (the other chapters' runs are kept in the cache).
 book: setup
 	$(PY) tools/execute_chapters.py
 	$(VENV)/bin/jupyter-book build . $(JB_FLAGS)

@@ -546,13 +546,12 @@ SEARCH_PHRASE, SEARCH_PAGE = "sharpness", "chapters/02_critical_step_size"
 
 
 @pytest.mark.book
-def test_search_from_file_and_over_http(built_book: pathlib.Path) -> None:
-    binary = browser.find_chromium(install=True)
+def test_search_from_file_and_over_http(built_book: pathlib.Path, wide_pages) -> None:
+    site, chromium, _ = wide_pages  # the browser of the page checks (one Chromium per worker at a time)
     query = f"search.html?q={SEARCH_PHRASE}"
-    with browser.LocalSite(built_book) as site, browser.Chromium(binary) as chromium:
-        over_http = chromium.visit(f"{site.origin}/{query}", SEARCH_FACTS_JS, SEARCH_WAIT_JS)
-        from_file = chromium.visit((built_book / "search.html").as_uri() + f"?q={SEARCH_PHRASE}",
-                                   SEARCH_FACTS_JS, SEARCH_WAIT_JS)
+    over_http = chromium.visit(f"{site.origin}/{query}", SEARCH_FACTS_JS, SEARCH_WAIT_JS)
+    from_file = chromium.visit((built_book / "search.html").as_uri() + f"?q={SEARCH_PHRASE}",
+                               SEARCH_FACTS_JS, SEARCH_WAIT_JS)
     for label, report in (("http", over_http), ("file://", from_file)):
         hits = report.dom["hits"]
         assert any(SEARCH_PAGE in h for h in hits), f"search over {label} for {SEARCH_PHRASE!r} did not list {SEARCH_PAGE}: {hits}"

@@ -41,6 +41,11 @@ def test_threaded_run_is_descent_run_bit_for_bit(monkeypatch: pytest.MonkeyPatch
 
 def test_threaded_run_falls_back_to_descent_run(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GDLAB_THREADS", "2")
+
+    def no_split(*args, **kwargs):
+        raise AssertionError("the batch was split across threads")
+
+    monkeypatch.setattr(threaded_runs, "map_blocks", no_split)  # the fall-backs below must not split
     q = Quadratic(np.diag([1.0, 0.3]))  # not _runs_independent: one batched call
     w0 = np.ones((12, 2))
     _same(threaded_runs.run(q, w0, 0.5, 10), descent.run(q, w0, 0.5, 10))

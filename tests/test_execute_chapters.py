@@ -37,15 +37,18 @@ def tool(tmp_path, monkeypatch):
     return module
 
 
-def test_runs_what_the_cache_lacks_and_stores_what_the_build_looks_up(tool, tmp_path) -> None:
+def test_runs_what_the_cache_lacks_and_stores_what_the_build_looks_up(tool, tmp_path, monkeypatch) -> None:
     from jupyter_cache import get_cache
 
-    good, bad = tmp_path / "good.md", tmp_path / "bad.md"
+    monkeypatch.delenv("GDLAB_STRICT", raising=False)  # the tool must set it for the kernels itself
+    good, bad, dead = tmp_path / "good.md", tmp_path / "bad.md", tmp_path / "dead.md"
     good.write_text(HEADER % "import os\nprint(os.environ['GDLAB_STRICT'], 6 * 7)")
     bad.write_text(HEADER % "raise ValueError('a planted failure')")
+    dead.write_text(HEADER % "import os\nos._exit(3)")
     assert tool.is_myst_notebook(good) and not tool.is_myst_notebook(ROOT / "README.md")
-    seconds, errors = tool.execute([good, bad], jobs=2)
-    assert set(seconds) == {"good"} and set(errors) == {"bad"} and "a planted failure" in errors["bad"]
+    seconds, errors = tool.execute([good, bad, dead], jobs=2)
+    assert set(seconds) == {"good"} and set(errors) == {"bad", "dead"}, (seconds, errors)
+    assert "a planted failure" in errors["bad"] and "DeadKernelError" in errors["dead"], errors
     cache = get_cache(str(tool.EXECUTION_CACHE))
     record = cache.match_cache_notebook(tool.book_notebook(good))  # what MyST-NB's cache mode looks up
     stored = cache.get_cache_bundle(record.pk).nb

@@ -29,6 +29,7 @@ import concurrent.futures
 import contextlib
 import importlib.util
 import json
+import multiprocessing
 import os
 import pathlib
 import shutil
@@ -113,23 +114,41 @@ def refresh_stale_cache() -> bool:
     return emptied
 
 
+def cores() -> int:
+    """The cores this process may use (its CPU affinity, as ``gdlab.threaded_runs`` counts them)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def chapters_in_book() -> list[pathlib.Path]:
     """The executable chapters under ``chapters/``, in file order."""
     return [p for p in sorted((ROOT / "chapters").glob("*.md")) if is_myst_notebook(p)]
 
 
 def _execute(path: str, timeout: int, allow_errors: bool,
-             env: dict[str, str]) -> tuple[str, nbformat.NotebookNode, float, str | None]:
-    """Run one chapter in a fresh kernel (a worker process): ``(path, executed notebook, seconds, error)``."""
+             env: dict[str, str]) -> tuple[str, nbformat.NotebookNode | None, float, str | None]:
+    """Run one chapter in a fresh kernel (a worker process): ``(path, executed notebook, seconds, error)``.
+
+    Every failure (a failing cell, a dead kernel, a chapter that does not parse) comes back as the
+    ``error`` traceback, so that the other chapters' runs are still stored.
+    """
+    import traceback
+
     from jupyter_cache.executors.utils import single_nb_execution
 
     os.environ["GDLAB_STRICT"] = "1"  # as _ext/course_tools.setup sets it for the build's kernels
     os.environ.update(env)  # inherited by the kernel
-    nb = book_notebook(pathlib.Path(path))
-    # shutdown_kernel="immediate": once the last cell has replied, the kernel is stopped without waiting
-    # for its interpreter to finalise (0.3-0.6 s with numba's threads and matplotlib loaded), as nbval does
-    result = single_nb_execution(nb, cwd=str(pathlib.Path(path).parent), timeout=timeout,
-                                 allow_errors=allow_errors, meta_override=True, shutdown_kernel="immediate")
+    start = time.perf_counter()
+    try:
+        nb = book_notebook(pathlib.Path(path))
+        # shutdown_kernel="immediate": once the last cell has replied, the kernel is stopped without waiting
+        # for its interpreter to finalise (0.3-0.6 s with numba's threads and matplotlib loaded), as nbval does
+        result = single_nb_execution(nb, cwd=str(pathlib.Path(path).parent), timeout=timeout,
+                                     allow_errors=allow_errors, meta_override=True, shutdown_kernel="immediate")
+    except Exception:  # a dead kernel, a kernel that did not start in time, a chapter that does not parse
+        return path, None, time.perf_counter() - start, traceback.format_exc()
     return path, nb, result.time, (result.exc_string or repr(result.err)) if result.err is not None else None
 
 
@@ -157,7 +176,8 @@ def execute(paths: list[pathlib.Path], jobs: int) -> tuple[dict[str, float], dic
     todo.sort(key=lambda p: -last.get(p.stem, 0.0))  # longest first; stable: file order for the unknown
     workers = max(1, min(jobs, len(todo)))
     env = {k: os.environ.get(k, v) for k, v in ONE_THREAD_EACH.items()} if workers > 1 else {}
-    with concurrent.futures.ProcessPoolExecutor(max_workers=workers) as pool:
+    with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")
+                                                if sys.platform != "win32" else None) as pool:
         futures = [pool.submit(_execute, str(p), timeout, allow_errors, env) for p in todo]
         for future in concurrent.futures.as_completed(futures):
             path, nb, secs, error = future.result()
@@ -177,11 +197,15 @@ def execute(paths: list[pathlib.Path], jobs: int) -> tuple[dict[str, float], dic
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("chapters", nargs="*", type=pathlib.Path, help="default: every chapter")
-    ap.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1,
-                    help="chapters executed at once (default: the number of cores)")
+    ap.add_argument("--jobs", "-j", type=int, default=cores(),
+                    help="chapters executed at once (default: the cores this process may use)")
     args = ap.parse_args(argv)
     if args.jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {args.jobs}")
+    mode = _config().get("execute", {}).get("execute_notebooks", "cache")
+    if mode != "cache":
+        print(f"_config.yml executes notebooks in mode {mode!r}, not 'cache': the build decides, nothing executed here")
+        return 0
     paths = [p.resolve() for p in args.chapters] or chapters_in_book()
     start = time.perf_counter()
     seconds, errors = execute(paths, args.jobs)

@@ -114,10 +114,10 @@ class _NotebookFigureFormats:
             return None
         data = print_figure(fig, "svg", bbox_inches="tight", metadata={"Description": self._DESCRIPTION})
         font = smallest_font_pt(fig, draw=False)
-        heavy = len(data.encode()) > MAX_SVG_BYTES
-        self._too_heavy[id(fig)], self._font[id(fig)] = heavy, font
-        if heavy:
+        if len(data.encode()) > MAX_SVG_BYTES:  # the PNG formatter, called next, sends it instead
+            self._too_heavy[id(fig)], self._font[id(fig)] = True, font
             return None
+        self._too_heavy[id(fig)] = False  # no PNG for this figure
         width_in = float(re.search(r'<svg[^>]*\bwidth="([0-9.]+)pt"', data).group(1)) / 72
         meta = figure_legibility_metadata(fig, width_in, font_pt=font)
         return data.replace(f"{self._DESCRIPTION}<", "; ".join(f"{k}={v}" for k, v in meta.items()) + "<", 1)

@@ -165,7 +165,7 @@ _LOADED: set = set()      # kernels this process has run (their machine code is 
 
 def _key(kind: int, ip: np.ndarray) -> tuple:
     widths = _linear_widths(kind, ip)
-    return ("linear", widths) if widths is not None else ("generic",)
+    return ("linear", widths) if widths is not None else ("generic", int(kind))  # one kernel per model kind
 
 
 def loaded(objective: object) -> bool:
