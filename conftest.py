@@ -367,10 +367,7 @@ def _file_of(item) -> str:
 
 def _guess_seconds(path: str) -> float:
     """A fallback when the last run's durations are unknown: size of the code of a chapter, else 1 s."""
-    if path.startswith("chapters/"):
-        text = (ROOT / path).read_text(encoding="utf-8")
-        return 1.0 + len("".join(re.findall(r"```\{code-cell\}.*?```", text, re.S))) / 500
-    return 1.0
+    return _execution_tool().guess_seconds(ROOT / path) if path.startswith("chapters/") else 1.0
 
 
 def pytest_collection_modifyitems(session, config, items) -> None:
