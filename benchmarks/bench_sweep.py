@@ -187,6 +187,9 @@ def scaling(f, rng) -> dict:
 def chapter_times(engines: tuple[str, ...] = ("numpy", "auto")) -> tuple[dict, dict]:
     """Each chapter executed in a fresh python3 kernel (nbclient) once per ``GDLAB_SWEEP_ENGINE`` value.
 
+    The kernel is started and stopped as ``make book`` (``tools/execute_chapters.py``) does; a chapter's time
+    runs from the kernel's start to its stop.
+
     The engines alternate chapter by chapter, so a change of the machine's load during the run hits
     both alike. Returns ``({engine: {chapter: seconds}}, {engine: {chapter: glued values}})``; the
     glued values are the text form of every ``glue(...)`` output (figures excluded), to check that
@@ -206,7 +209,8 @@ def chapter_times(engines: tuple[str, ...] = ("numpy", "auto")) -> tuple[dict, d
                 os.environ["GDLAB_SWEEP_ENGINE"] = engine
                 nb = jupytext.read(path)
                 t0 = time.perf_counter()
-                NotebookClient(nb, timeout=900, kernel_name="python3",
+                # stopped as make book's tools/execute_chapters.py stops it: once the last cell has replied
+                NotebookClient(nb, timeout=900, kernel_name="python3", shutdown_kernel="immediate",
                                resources={"metadata": {"path": str(path.parent)}}).execute()
                 times[engine][path.stem] = time.perf_counter() - t0
                 values = {}
