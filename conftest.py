@@ -140,11 +140,6 @@ def book_notebook(path: pathlib.Path) -> nbformat.NotebookNode:
     return _execution_tool().book_notebook(path)
 
 
-def library_digest() -> str | None:
-    """The package digest the build's cache is stamped with (``_ext/course_tools.library_digest``)."""
-    return _execution_tool().library_digest()
-
-
 def _output(out: dict) -> nbformat.NotebookNode:
     """An nbval output as nbformat writes it (what nbclient's ``output_from_msg`` makes of the message)."""
     kind = out["output_type"]
