@@ -7,24 +7,10 @@ import sys
 
 import pytest
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from test_nbval_harness import chapter_source  # noqa: E402
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-HEADER = """---
-jupytext:
-  text_representation:
-    extension: .md
-    format_name: myst
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
----
-
-# A chapter
-
-```{code-cell} ipython3
-%s
-```
-"""
 
 
 @pytest.fixture
@@ -42,9 +28,9 @@ def test_runs_what_the_cache_lacks_and_stores_what_the_build_looks_up(tool, tmp_
 
     monkeypatch.delenv("GDLAB_STRICT", raising=False)  # the tool must set it for the kernels itself
     good, bad, dead = tmp_path / "good.md", tmp_path / "bad.md", tmp_path / "dead.md"
-    good.write_text(HEADER % "import os\nprint(os.environ['GDLAB_STRICT'], 6 * 7)")
-    bad.write_text(HEADER % "raise ValueError('a planted failure')")
-    dead.write_text(HEADER % "import os\nos._exit(3)")
+    good.write_text(chapter_source("import os\nprint(os.environ['GDLAB_STRICT'], 6 * 7)"))
+    bad.write_text(chapter_source("raise ValueError('a planted failure')"))
+    dead.write_text(chapter_source("import os\nos._exit(3)"))
     assert tool.is_myst_notebook(good) and not tool.is_myst_notebook(ROOT / "README.md")
     seconds, errors = tool.execute([good, bad, dead], jobs=2)
     assert set(seconds) == {"good"} and set(errors) == {"bad", "dead"}, (seconds, errors)
@@ -56,7 +42,7 @@ def test_runs_what_the_cache_lacks_and_stores_what_the_build_looks_up(tool, tmp_
     with pytest.raises(KeyError):
         cache.match_cache_notebook(tool.book_notebook(bad))
     assert tool.execute([good], jobs=1) == ({}, {}), "a cached chapter is not executed again"
-    good.write_text(HEADER % "x = 2")
+    good.write_text(chapter_source("x = 2"))
     assert set(tool.execute([good], jobs=1)[0]) == {"good"}, "changed code is executed again"
 
 

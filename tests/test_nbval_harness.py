@@ -23,7 +23,8 @@ kernelspec:
 """
 
 
-def _chapter(body: str) -> str:
+def chapter_source(body: str) -> str:
+    """A MyST chapter with one code cell per ``---``-separated part of ``body`` (also used by other tests)."""
     return HEADER + "".join(f"\n```{{code-cell}} ipython3\n{cell}\n```\n" for cell in body.split("\n---\n"))
 
 
@@ -35,8 +36,8 @@ def test_failing_cell_fails_and_passing_cell_passes(tmp_path: pathlib.Path) -> N
     (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = --nbval-lax --nbval-current-env -p no:cacheprovider\n")
     chapters = tmp_path / "chapters"
     chapters.mkdir()
-    (chapters / "good.md").write_text(_chapter("x = 2\nprint('x is', x)\n---\nassert x == 2"))
-    (chapters / "bad.md").write_text(_chapter("x = 2\n---\nassert x == 3, 'claimed result does not hold'"))
+    (chapters / "good.md").write_text(chapter_source("x = 2\nprint('x is', x)\n---\nassert x == 2"))
+    (chapters / "bad.md").write_text(chapter_source("x = 2\n---\nassert x == 3, 'claimed result does not hold'"))
     (chapters / "plain.md").write_text("# Not a notebook\n\nJust prose.\n")
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:xdist", str(tmp_path)],
