@@ -175,25 +175,17 @@ def test_bad_depth() -> None:
 
 
 def _two_cycle_series_full_expansion(depth: int) -> F.TwoCycleSeries:
-    """two_cycle_series as it was before its truncated expansion: h(m +- r) expanded in full (the reference)."""
-    eps, y = F.epsilon, F.y
+    """two_cycle_series as it was before its truncated expansion: h(m +- r) expanded in full (the reference).
+
+    Only the even and odd parts are formed differently; the solve that follows is the function's own.
+    """
+    eps = F.epsilon
     m, r, rho = sp.symbols("m r rho", real=True)
     h = sp.expand(F.balanced_line_map(depth).subs(F.k, 2 + eps))
     even = sp.expand((h.subs(F.v, m + r) + h.subs(F.v, m - r)) / 2 - m)
     odd = sp.expand(sp.cancel((h.subs(F.v, m + r) - h.subs(F.v, m - r)) / (2 * r)) + 1)
     even, odd = (sp.expand(e.subs(r, sp.sqrt(rho))) for e in (even, odd))
-    r1, r2, m1, m2 = sp.symbols("rho1 rho2 m1 m2", real=True)
-    sub = {rho: r1 * eps + r2 * eps**2, m: m1 * eps + m2 * eps**2}
-    E, O = sp.expand(even.subs(sub)), sp.expand(odd.subs(sub))
-    first = sp.solve([E.coeff(eps, 1), O.coeff(eps, 1)], [r1, m1], dict=True)
-    (first,) = [sol for sol in first if sol[r1] != 0]
-    second = sp.solve([E.coeff(eps, 2).subs(first), O.coeff(eps, 2).subs(first)], [r2, m2], dict=True)[0]
-    rho1, rho2 = first[r1], second[r2]
-    half = sp.sqrt(rho1) * (sp.sqrt(eps) + rho2 / (2 * rho1) * eps ** sp.Rational(3, 2))
-    centre = first[m1] * eps + second[m2] * eps**2
-    scale = sp.sqrt(depth) * y ** sp.Rational(1, depth)
-    return F.TwoCycleSeries(half_amplitude=sp.expand(half), centre=sp.expand(centre),
-                            half_amplitude_perp=sp.expand(scale * half))
+    return F._two_cycle_from_parts(even, odd, m, rho, depth)
 
 
 @pytest.mark.parametrize("depth", [2, 3, 4])

@@ -377,7 +377,15 @@ def two_cycle_series(depth: int) -> TwoCycleSeries:
             if (n - j) + rho_power + e <= 2:
                 term = coeff * sp.binomial(n, j) * m ** (n - j) * rho**rho_power * epsilon**e
                 (odd_terms if j % 2 else even_terms).append(term)
-    even, odd = sp.Add(*even_terms), sp.Add(*odd_terms)
+    return _two_cycle_from_parts(sp.Add(*even_terms), sp.Add(*odd_terms), m, rho, depth)
+
+
+def _two_cycle_from_parts(even: sp.Expr, odd: sp.Expr, m: sp.Symbol, rho: sp.Symbol, depth: int) -> TwoCycleSeries:
+    r"""The series of :func:`two_cycle_series` from the even and odd parts (each :math:`= 0` on the 2-cycle).
+
+    Only their coefficients of :math:`\varepsilon` and :math:`\varepsilon^2` after
+    :math:`\rho = \rho_1\varepsilon + \rho_2\varepsilon^2`, :math:`m = m_1\varepsilon + m_2\varepsilon^2` are used.
+    """
     r1, r2, m1, m2 = sp.symbols("rho1 rho2 m1 m2", real=True)
     sub = {rho: r1 * epsilon + r2 * epsilon**2, m: m1 * epsilon + m2 * epsilon**2}
     E = sp.expand(even.subs(sub))
