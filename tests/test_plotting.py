@@ -60,4 +60,26 @@ def test_svg_and_png_carry_the_legibility_metadata(light_and_heavy) -> None:
     expected = plotting.figure_legibility_metadata(heavy, width_px / (2 * heavy.dpi))
     assert info["width-in"] == expected["width-in"]
     assert data == print_figure(heavy, "png", bbox_inches="tight", dpi=2 * heavy.dpi, metadata=expected)
-    assert not fmt._font and not fmt._too_heavy, "per-figure state is dropped once the figure is sent"
+    assert not fmt._too_heavy, "per-figure state is dropped once the figure is sent"
+
+
+def test_svg_is_ipythons_and_a_heavy_one_stops_at_the_limit(light_and_heavy, monkeypatch) -> None:
+    """The SVG sent is IPython's ``print_figure`` file (its metadata placeholder filled in), and a
+    figure over :data:`~gdlab.plotting.MAX_SVG_BYTES` stops drawing once the limit is passed."""
+    light, heavy = light_and_heavy
+    fmt = plotting._NotebookFigureFormats()
+    placeholder = {"Description": fmt._DESCRIPTION}
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")  # the same date and element ids in both files
+    monkeypatch.setitem(matplotlib.rcParams, "svg.hashsalt", "test")
+    sent, full = fmt.svg(light), print_figure(light, "svg", bbox_inches="tight", metadata=placeholder)
+    head, tail = full.split(fmt._DESCRIPTION, 1)
+    assert sent.startswith(head) and sent.endswith(tail), "the SVG is IPython's file but for the metadata"
+    assert len(full.encode()) <= plotting.MAX_SVG_BYTES < len(
+        print_figure(heavy, "svg", bbox_inches="tight", metadata=placeholder).encode())
+    written = []
+    write = plotting._CappedBytes.write
+    monkeypatch.setattr(plotting._CappedBytes, "write", lambda self, data: written.append(len(data)) or write(self, data))
+    assert fmt.svg(heavy) is None
+    assert sum(written) <= plotting.MAX_SVG_BYTES + max(written), "the heavy SVG stops at the limit"
+    with pytest.raises(plotting._TooHeavy):
+        plotting._CappedBytes(10).write(b"x" * 11)

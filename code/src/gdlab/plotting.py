@@ -7,6 +7,8 @@ are emitted as SVG, a vector format that stays sharp at any zoom and in the PDF.
 """
 from __future__ import annotations
 
+import io
+
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 from cycler import cycler
@@ -91,6 +93,28 @@ def _png_with_text(data: bytes, text: dict[str, str]) -> bytes:
     return data[:pos] + chunks + data[pos:]
 
 
+class _TooHeavy(Exception):
+    """Raised by :class:`_CappedBytes` once more than its limit has been written."""
+
+
+class _CappedBytes(io.BytesIO):
+    """A byte buffer that refuses to grow past ``limit`` bytes (raises :class:`_TooHeavy`).
+
+    matplotlib's SVG backend writes each element as it draws it, so a figure whose SVG would be too
+    heavy stops drawing as soon as it is known to be: the decision is the same as measuring the whole
+    file, without drawing the rest of a dense scatter plot only to discard it.
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def write(self, data) -> int:  # type: ignore[override]
+        if self.tell() + len(data) > self.limit:
+            raise _TooHeavy
+        return super().write(data)
+
+
 class _NotebookFigureFormats:
     """IPython formatters: SVG for a figure (vector), or a 2x PNG when the SVG would be too heavy.
 
@@ -103,20 +127,22 @@ class _NotebookFigureFormats:
 
     def __init__(self) -> None:
         self._too_heavy: dict[int, bool] = {}
-        self._font: dict[int, float] = {}
 
     def svg(self, fig):
         import re
 
-        from IPython.core.pylabtools import print_figure
-
         if not fig.axes and not fig.texts:
             return None
-        data = print_figure(fig, "svg", bbox_inches="tight", metadata={"Description": self._DESCRIPTION})
-        font = smallest_font_pt(fig, draw=False)
-        if len(data.encode()) > MAX_SVG_BYTES:  # the PNG formatter, called next, sends it instead
-            self._too_heavy[id(fig)], self._font[id(fig)] = True, font
+        out = _CappedBytes(MAX_SVG_BYTES)
+        try:
+            # IPython's print_figure, writing into the capped buffer
+            fig.canvas.print_figure(out, format="svg", facecolor=fig.get_facecolor(), edgecolor=fig.get_edgecolor(),
+                                    dpi=fig.dpi, bbox_inches="tight", metadata={"Description": self._DESCRIPTION})
+        except _TooHeavy:  # the PNG formatter, called next, sends it instead
+            self._too_heavy[id(fig)] = True
             return None
+        data = out.getvalue().decode("utf-8")
+        font = smallest_font_pt(fig, draw=False)
         self._too_heavy[id(fig)] = False  # no PNG for this figure
         width_in = float(re.search(r'<svg[^>]*\bwidth="([0-9.]+)pt"', data).group(1)) / 72
         meta = figure_legibility_metadata(fig, width_in, font_pt=font)
@@ -127,13 +153,11 @@ class _NotebookFigureFormats:
 
         from IPython.core.pylabtools import print_figure
 
-        heavy, font = self._too_heavy.pop(id(fig), True), self._font.pop(id(fig), None)
-        if not heavy or (not fig.axes and not fig.texts):
+        if not self._too_heavy.pop(id(fig), True) or (not fig.axes and not fig.texts):
             return None
         dpi = 2 * fig.dpi
         data = print_figure(fig, "png", bbox_inches="tight", dpi=dpi)
-        if font is None:  # no SVG was made first
-            font = smallest_font_pt(fig, draw=False)
+        font = smallest_font_pt(fig, draw=False)
         width_px, height_px = struct.unpack(">II", data[16:24])  # the PNG's IHDR chunk
         meta = figure_legibility_metadata(fig, width_px / dpi, font_pt=font)
         return _png_with_text(data, meta), {"width": width_px // 2, "height": height_px // 2}
