@@ -190,3 +190,30 @@ def test_compacted_steps_to_loss_equals_descent_run() -> None:
     np.testing.assert_array_equal(lazy.steps_to_loss(net, W0[0, 1], eta[0, 1], level, 300), ref[0, 1])
     with pytest.raises(ValueError, match="w0"):
         lazy.steps_to_loss(net, np.full(net.n_params, np.nan), 0.1, level, 3)
+
+
+@pytest.mark.parametrize("every, max_steps", [(7, 300), (25, 300), (1, 40)])
+def test_counts_read_every_k_steps_equal_those_of_a_recorded_trajectory(every: int, max_steps: int) -> None:
+    """steps_to_loss(every=k, blowup=b) is the count read off descent.run(record_every=k, blowup=b)'s losses
+    (first recorded step below the level, inf for runs that never get there or diverge), for an MLP (runs
+    dropped as they finish) and a Quadratic (descent.run itself)."""
+    from gdlab.descent import run
+    from gdlab.objectives import Quadratic
+    rng = np.random.default_rng(13)
+    X = data.linearly_independent_inputs(10, 6, rng=rng); Y = rng.choice([-1.0, 1.0], size=(1, 6))
+    net = MLP(X, Y, (10, 8, 8, 1), "tanh")
+    cases = [(net, net.random_params(rng=rng, size=(2, 4)), np.array([[0.02, 0.05, 0.1, 0.2], [0.01, 0.3, 50.0, 1e4]]),
+              1e-2 * 0.5 * np.sum(Y**2)),
+             (Quadratic(np.diag([1.0, 3.0])), rng.standard_normal((5, 2)), np.array([0.1, 0.3, 0.6, 0.69, 0.7]), 1e-4)]
+    for objective, W0, eta, level in cases:
+        traj = run(objective, W0, eta, max_steps, record_every=every, keep_params=False, blowup=1e8)
+        hit = traj.loss < level
+        ref = np.where(hit.any(axis=0), traj.steps[np.argmax(hit, axis=0)], np.inf)
+        got = lazy.steps_to_loss(objective, W0, eta, level, max_steps, every=every, blowup=1e8)
+        np.testing.assert_array_equal(got, ref)
+        assert np.isinf(got).any() and np.isfinite(got).any(), got
+        if every > 1:
+            finite = got[np.isfinite(got)]
+            assert np.all((finite % every == 0) | (finite == max_steps))
+    with pytest.raises(ValueError, match="every"):
+        lazy.steps_to_loss(net, W0, eta, level, 3, every=0)

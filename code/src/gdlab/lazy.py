@@ -86,7 +86,8 @@ def kernel_flow_time(kernel: ArrayLike, targets: ArrayLike, level: float) -> flo
 
 
 def steps_to_loss(
-    objective: Objective, w0: ArrayLike, step_size: ArrayLike, level: float, max_steps: int
+    objective: Objective, w0: ArrayLike, step_size: ArrayLike, level: float, max_steps: int, *,
+    every: int = 1, blowup: float | None = None,
 ) -> Array:
     r"""First :math:`k` with :math:`f(w_k) <` ``level`` under GD :math:`w_{k+1}=w_k-\eta\nabla f(w_k)`.
 
@@ -96,6 +97,12 @@ def steps_to_loss(
     non-finite, get ``inf``. Shape ``w0.shape[:-1]``. The counts are those of
     :func:`gdlab.descent.run` with ``until_loss=level`` (its ``reached_at``) bit for bit, so ``w0`` must
     be finite (``ValueError`` otherwise).
+
+    ``every > 1`` compares the loss with the level only at the steps that :func:`gdlab.descent.run`
+    records with ``record_every=every`` (``0, every, 2 every, ...`` and ``max_steps``): the count read
+    off such a recorded trajectory, without computing the steps after it. ``blowup``: a run also ends,
+    uncounted, when an entry of its parameters leaves :math:`|w_i| <` ``blowup`` (``descent.run``'s
+    divergence test, checked every step); by default only a non-finite loss or parameter ends it.
 
     For an objective that computes every run of a batch independently of the others (its
     ``_runs_independent`` is true: :class:`~gdlab.objectives.MLP`), a run leaves the batch as soon as
@@ -107,17 +114,24 @@ def steps_to_loss(
     >>> from gdlab.objectives import Quadratic
     >>> steps_to_loss(Quadratic(np.eye(1)), np.array([[1.0]]), 0.5, 0.5 * 0.25**2 + 1e-12, 10).tolist()
     [2.0]
+    >>> steps_to_loss(Quadratic(np.eye(1)), np.array([[1.0]]), 0.5, 0.5 * 0.25**2 + 1e-12, 10, every=4).tolist()
+    [4.0]
     """
     level = float(_checks.positive_finite(level, "level"))
     max_steps = _checks.positive_int(max_steps, "max_steps", minimum=0)
-    # a non-finite loss or parameter ends a run (finfo.max: no other blow-up bound)
-    blowup = float(np.finfo(np.float64).max)
+    every = _checks.positive_int(every, "every")
+    # without a bound, a non-finite loss or parameter ends a run (finfo.max)
+    blowup = float(np.finfo(np.float64).max) if blowup is None else float(_checks.positive_finite(blowup, "blowup"))
     if not getattr(objective, "_runs_independent", False) or type(objective)._scaled_grad is not Objective._scaled_grad:
-        # GD with the stop criterion of descent.run; nothing recorded but step 0
-        traj = descent.run(objective, w0, step_size, max_steps, until_loss=level, record_at=[0],
-                           keep_params=False, blowup=blowup)
-        assert traj.reached_at is not None
-        return traj.reached_at
+        if every == 1:  # GD with the stop criterion of descent.run; nothing recorded but step 0
+            traj = descent.run(objective, w0, step_size, max_steps, until_loss=level, record_at=[0],
+                               keep_params=False, blowup=blowup)
+            assert traj.reached_at is not None
+            return traj.reached_at
+        traj = descent.run(objective, w0, step_size, max_steps, record_every=every, keep_params=False,
+                           blowup=blowup)
+        hit = traj.loss < level  # False where a diverged run's records are NaN
+        return np.where(hit.any(axis=0), traj.steps[np.argmax(hit, axis=0)], np.inf)
     w = objective._params(w0, "w0")
     if not np.all(np.isfinite(w)):
         raise ValueError("w0 must contain only finite values")
@@ -126,12 +140,12 @@ def steps_to_loss(
     flat, eta = w.reshape(total, p), descent._step_sizes_for_batch(step_size, batch).reshape(total)
     # the runs dealt to threads (gdlab.threaded_runs), each block compacted on its own
     parts, order = threaded_runs.map_blocks(
-        lambda idx: _steps_to_loss_compacted(objective, flat[idx], eta[idx], level, max_steps, blowup), total)
+        lambda idx: _steps_to_loss_compacted(objective, flat[idx], eta[idx], level, max_steps, blowup, every), total)
     return np.concatenate(parts)[order].reshape(batch)
 
 
 def _steps_to_loss_compacted(
-    objective: Objective, w: Array, eta: Array, level: float, max_steps: int, blowup: float
+    objective: Objective, w: Array, eta: Array, level: float, max_steps: int, blowup: float, every: int = 1
 ) -> Array:
     """:func:`steps_to_loss` of the finite runs ``w`` ``(B, n_params)`` with steps ``eta`` ``(B,)``: the runs
     still going form the batch; returns ``(B,)``.
@@ -139,6 +153,7 @@ def _steps_to_loss_compacted(
     The divergence policy is that of :func:`gdlab.descent.run` with ``until_loss`` and ``check_every=1``:
     a run is out at step ``t`` when its loss there is non-finite, or when its parameters after a step
     fail :func:`gdlab.descent._leaves`; it is never counted (``run`` freezes it at 0 and excludes it).
+    The level is compared only at the steps ``0, every, 2 every, ...`` and ``max_steps``.
     """
     count = np.full(w.shape[0], np.inf)
     live = np.flatnonzero(~descent._leaves(objective, w, blowup))  # run indices still going
@@ -149,7 +164,8 @@ def _steps_to_loss_compacted(
             if live.size == 0:
                 break
             f, g = objective.loss_and_grad(state)  # the bits of loss() and grad(), as in run
-            reached = f < level  # False where f is NaN
+            checked = t % every == 0 or t == max_steps  # the steps run records with record_every=every
+            reached = (f < level) & checked  # False where f is NaN
             count[live[reached]] = t
             if t == max_steps:
                 break
