@@ -354,6 +354,8 @@ def pytest_collect_file(file_path, parent):
 #: other work (measured in the last run, else guessed), so a worker reaches them when the build is done.
 AFTER_BUILD = ("tests/test_book_pdf.py", "tests/test_book_editions.py", "tests/test_book_notebooks.py")
 DURATIONS_KEY = "book/file-durations"
+#: The build's seconds when no run has measured it (a fresh clone): about 20 s on a 2-core machine.
+BUILD_SECONDS_GUESS = 20.0
 
 
 def _file_of(item) -> str:
@@ -379,7 +381,7 @@ def pytest_collection_modifyitems(session, config, items) -> None:
     after = [f for f in AFTER_BUILD if f in files]
     rest = sorted((f for f in files if f not in chapters + build + after), key=cost, reverse=True)
     # the build itself takes about build_seconds after the chapters; fill that time with other files
-    build_seconds = float(known.get("build", 60.0))
+    build_seconds = float(known.get("build", BUILD_SECONDS_GUESS))
     order, filled = chapters + build, 0.0
     for path in rest:
         if after and filled >= build_seconds:
@@ -400,6 +402,6 @@ def pytest_sessionfinish(session, exitstatus) -> None:  # noqa: ARG001 - hook si
     known.update({path: round(seconds, 1) for path, seconds in FILE_SECONDS.items()})
     build = RUN_NOTES / config.book_run_id / "build.json"
     if build.is_file():
-        known["build"] = json.loads(build.read_text()).get("seconds", known.get("build", 60.0))
+        known["build"] = json.loads(build.read_text()).get("seconds", known.get("build", BUILD_SECONDS_GUESS))
     config.cache.set(DURATIONS_KEY, known)
     shutil.rmtree(RUN_NOTES / config.book_run_id, ignore_errors=True)

@@ -3,13 +3,18 @@
 ================================  ==================================================================
 test                              fails when
 ================================  ==================================================================
-test_pdf_whole_book               ``make pdf`` fails or warns, or the PDF has a page count out of
-                                  range, misses a theorem title, shows raw TeX, has too few internal
-                                  links or no outline
+test_pdf_pages_and_outline        ``make pdf`` fails or warns, or the PDF has a page count out of
+                                  range or no outline (bookmarks)
+test_pdf_text                     the PDF's text misses a theorem title, a numbered theorem or
+                                  exercise or the solutions manual, or shows raw TeX
+test_pdf_internal_links           the PDF has too few internal links
 ================================  ==================================================================
 
 Its own file (the longest check of the built book), so that ``pytest-xdist`` runs it on one worker
-while the other builds the student edition (``test_book_editions.py``).
+while the other builds the student edition (``test_book_editions.py``). The PDF is made once (module
+fixture) and checked by three tests: a worker asks for the next file while it has at most two tests
+left, so a file of one long test would make it take two more files and sit on them until the PDF is
+printed, while the other worker runs out of work.
 """
 from __future__ import annotations
 
@@ -52,18 +57,32 @@ def pdf_text(path: pathlib.Path, reader) -> str:
     return " ".join(p.extract_text() or "" for p in reader.pages)
 
 
-@pytest.mark.book
-def test_pdf_whole_book(built_book: pathlib.Path) -> None:
-    """``make pdf``: page count in range, theorem titles in the text, no raw TeX, internal links."""
+@pytest.fixture(scope="module")
+def book_pdf(built_book: pathlib.Path):
+    """``make pdf`` of this run's build: the PDF's reader and its text (whitespace collapsed, NFKC)."""
     from pypdf import PdfReader
 
     _build_edition(["pdf"])
-    reader = PdfReader(ROOT / "_build" / "pdf" / "book.pdf")
+    path = ROOT / "_build" / "pdf" / "book.pdf"
+    reader = PdfReader(path)
+    # NFKC: the PDF's text has typographic ligatures (ﬁ, ﬃ) where the source has letters
+    return reader, unicodedata.normalize("NFKC", re.sub(r"\s+", " ", pdf_text(path, reader)))
+
+
+@pytest.mark.book
+def test_pdf_pages_and_outline(book_pdf) -> None:
+    """``make pdf``: page count in range, an outline."""
+    reader, _ = book_pdf
     n = len(reader.pages)
     print(f"book.pdf: {n} pages")
     assert PDF_PAGES[0] <= n <= PDF_PAGES[1], f"book.pdf has {n} pages, expected {PDF_PAGES}"
-    # NFKC: the PDF's text has typographic ligatures (ﬁ, ﬃ) where the source has letters
-    text = unicodedata.normalize("NFKC", re.sub(r"\s+", " ", pdf_text(ROOT / "_build" / "pdf" / "book.pdf", reader)))
+    assert reader.outline, "the PDF has no outline (bookmarks)"
+
+
+@pytest.mark.book
+def test_pdf_text(book_pdf) -> None:
+    """Theorem titles, numbered theorems and exercises and the solutions manual in the text; no raw TeX."""
+    _, text = book_pdf
     titles = [unicodedata.normalize("NFKC", re.sub(r"\\(.)", r"\1", t)) for t in theorem_titles()]  # no Markdown escapes
     assert len(titles) >= 5, f"too few theorem titles found in the sources: {titles}"
     missing = [t for t in titles if t not in text]
@@ -73,7 +92,12 @@ def test_pdf_whole_book(built_book: pathlib.Path) -> None:
     # math left untypeset keeps its delimiters; TeX commands alone may sit in code (plot labels)
     raw = re.findall(r"\\\(|\\\[|\\begin\{|\$\$", text)
     assert not raw, f"raw TeX in the PDF text: {raw[:10]}"
+
+
+@pytest.mark.book
+def test_pdf_internal_links(book_pdf) -> None:
+    """At least 50 links within the PDF (cross-references, the table of contents)."""
+    reader, _ = book_pdf
     internal = sum(1 for p in reader.pages for a in (p.get("/Annots") or [])
                    if a.get_object().get("/Subtype") == "/Link" and "/URI" not in (a.get_object().get("/A") or {}))
     assert internal >= 50, f"only {internal} internal links in the PDF"
-    assert reader.outline, "the PDF has no outline (bookmarks)"
