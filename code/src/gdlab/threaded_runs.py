@@ -107,12 +107,16 @@ def run(objective: Objective, w0: ArrayLike, step_size: ArrayLike, steps: int, *
         return descent.run(objective, w, step_size, steps, **options)
     eta = descent._step_sizes_for_batch(step_size, batch).reshape(total)
     flat = w.reshape(total, p)
-    parts, order = map_blocks(lambda idx: descent.run(objective, flat[idx], eta[idx], steps, **options), total)
+    blocks = _blocks(total)
+    parts, _ = map_blocks(lambda idx: descent.run(objective, flat[idx], eta[idx], steps, **options), total)
 
     def join(name: str, tail: tuple[int, ...] = ()) -> NDArray[Any]:
+        """The blocks' records put back in the batch's order: one copy (the records can be large)."""
         arrays = [getattr(part, name) for part in parts]
         axis = arrays[0].ndim - 1 - len(tail)  # the runs' axis
-        joined = np.take(np.concatenate(arrays, axis=axis), order, axis=axis)
+        joined = np.empty(arrays[0].shape[:axis] + (total,) + tail, dtype=arrays[0].dtype)
+        for idx, part in zip(blocks, arrays):
+            joined[(slice(None),) * axis + (idx,)] = part
         return joined.reshape(joined.shape[:axis] + batch + tail)
 
     return descent.Trajectory(
