@@ -3,12 +3,13 @@
 ================================  ==================================================================
 test                              fails when
 ================================  ==================================================================
-test_pdf_pages_and_outline        ``make pdf`` fails or warns, or the PDF has a page count out of
-                                  range or no outline (bookmarks)
+test_pdf_pages_and_outline        the PDF has a page count out of range or no outline (bookmarks)
 test_pdf_text                     the PDF's text misses a theorem title, a numbered theorem or
                                   exercise or the solutions manual, or shows raw TeX
 test_pdf_internal_links           the PDF has too few internal links
 ================================  ==================================================================
+
+When ``make pdf`` fails or warns, the fixture that runs it fails, and with it all three tests.
 
 Its own file (the longest check of the built book), so that ``pytest-xdist`` runs it on one worker
 while the other builds the student edition (``test_book_editions.py``). The PDF is made once (module

@@ -82,5 +82,9 @@ def test_thread_count_reads_gdlab_threads(monkeypatch: pytest.MonkeyPatch) -> No
             threaded_runs.thread_count()
     monkeypatch.delenv("GDLAB_THREADS")
     assert threaded_runs.thread_count() >= 1
-    parts, order = threaded_runs.map_blocks(lambda idx: idx.copy(), 7)
-    np.testing.assert_array_equal(np.concatenate(parts)[order], np.arange(7))
+    parts, blocks = threaded_runs.map_blocks(lambda idx: idx.copy(), 7)
+    np.testing.assert_array_equal(threaded_runs.join_blocks(parts, blocks), np.arange(7))
+    monkeypatch.setenv("GDLAB_THREADS", "2")
+    parts, blocks = threaded_runs.map_blocks(lambda idx: np.stack([idx, -idx]), 13)
+    assert len(blocks) == 2
+    np.testing.assert_array_equal(threaded_runs.join_blocks(parts, blocks, axis=1), np.stack([np.arange(13), -np.arange(13)]))

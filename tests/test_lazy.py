@@ -192,11 +192,13 @@ def test_compacted_steps_to_loss_equals_descent_run() -> None:
         lazy.steps_to_loss(net, np.full(net.n_params, np.nan), 0.1, level, 3)
 
 
-@pytest.mark.parametrize("every, max_steps", [(7, 300), (25, 300), (1, 40)])
-def test_counts_read_every_k_steps_equal_those_of_a_recorded_trajectory(every: int, max_steps: int) -> None:
+@pytest.mark.parametrize("every, max_steps, blowup", [(7, 300, 1e8), (25, 300, 1e8), (1, 40, 1e8), (25, 301, 2.0),
+                                                      (200, 140, 1e8)])
+def test_counts_read_every_k_steps_equal_those_of_a_recorded_trajectory(every: int, max_steps: int,
+                                                                         blowup: float) -> None:
     """steps_to_loss(every=k, blowup=b) is the count read off descent.run(record_every=k, blowup=b)'s losses
-    (first recorded step below the level, inf for runs that never get there or diverge), for an MLP (runs
-    dropped as they finish) and a Quadratic (descent.run itself)."""
+    (first recorded step below the level, the last step included; inf for runs that never get there or
+    diverge), for an MLP (runs dropped as they finish) and a Quadratic (descent.run itself)."""
     from gdlab.descent import run
     from gdlab.objectives import Quadratic
     rng = np.random.default_rng(13)
@@ -206,14 +208,31 @@ def test_counts_read_every_k_steps_equal_those_of_a_recorded_trajectory(every: i
               1e-2 * 0.5 * np.sum(Y**2)),
              (Quadratic(np.diag([1.0, 3.0])), rng.standard_normal((5, 2)), np.array([0.1, 0.3, 0.6, 0.69, 0.7]), 1e-4)]
     for objective, W0, eta, level in cases:
-        traj = run(objective, W0, eta, max_steps, record_every=every, keep_params=False, blowup=1e8)
+        traj = run(objective, W0, eta, max_steps, record_every=every, keep_params=False, blowup=blowup)
         hit = traj.loss < level
         ref = np.where(hit.any(axis=0), traj.steps[np.argmax(hit, axis=0)], np.inf)
-        got = lazy.steps_to_loss(objective, W0, eta, level, max_steps, every=every, blowup=1e8)
+        got = lazy.steps_to_loss(objective, W0, eta, level, max_steps, every=every, blowup=blowup)
         np.testing.assert_array_equal(got, ref)
         assert np.isinf(got).any() and np.isfinite(got).any(), got
         if every > 1:
             finite = got[np.isfinite(got)]
             assert np.all((finite % every == 0) | (finite == max_steps))
+    net, W0, eta, level = cases[0]
     with pytest.raises(ValueError, match="every"):
         lazy.steps_to_loss(net, W0, eta, level, 3, every=0)
+    if (every, max_steps) == (200, 140):  # the level read at the last step only: a count of 0 or 140
+        assert set(lazy.steps_to_loss(net, W0, eta, level, max_steps, every=every).ravel()) <= {0.0, 140.0, np.inf}
+
+
+def test_counts_read_every_k_steps_go_on_through_a_non_finite_loss() -> None:
+    """With every > 1, as in a recorded run, only the parameter test ends a run; every = 1 (until_loss)
+    also ends it at a non-finite loss. Huge weights overflow the loss but not the parameters."""
+    from gdlab.descent import run
+    net = MLP(np.eye(6), np.ones((1, 6)), (6, 1), "tanh")
+    w0 = np.full((1, net.n_params), 1e160)
+    traj = run(net, w0, 0.5, 1000, record_every=5, keep_params=False, blowup=float(np.finfo(np.float64).max))
+    hit = traj.loss < 1e-3
+    assert hit.any() and not np.isfinite(traj.loss[0]).all()
+    ref = traj.steps[np.argmax(hit, axis=0)]
+    np.testing.assert_array_equal(lazy.steps_to_loss(net, w0, 0.5, 1e-3, 1000, every=5), ref)
+    assert np.isinf(lazy.steps_to_loss(net, w0, 0.5, 1e-3, 1000))

@@ -18,7 +18,8 @@ from gdlab import plotting  # noqa: E402
 @pytest.fixture
 def light_and_heavy():
     plotting.apply_style()
-    light, ax = plotting.figure()
+    light, (ax, ax_image) = plotting.figure(ncols=2)
+    ax_image.imshow(np.arange(12.0).reshape(3, 4))  # an image: its resolution in the SVG follows the dpi
     ax.plot([0, 1, 2], [1, 0, 2], label="a line")
     ax.set(xlabel="step size", ylabel="loss")
     ax.legend()

@@ -92,17 +92,19 @@ def steps_to_loss(
     r"""First :math:`k` with :math:`f(w_k) <` ``level`` under GD :math:`w_{k+1}=w_k-\eta\nabla f(w_k)`.
 
     ``w0`` has shape ``(..., n_params)`` and ``step_size`` broadcasts against ``w0.shape[:-1]``.
-    Every step is checked (no recording interval) and the loop stops once every run has reached
-    the level. Runs that do not reach it within ``max_steps`` steps, or whose loss becomes
-    non-finite, get ``inf``. Shape ``w0.shape[:-1]``. The counts are those of
+    With ``every=1`` (the default) every step is checked (no recording interval) and the loop stops once
+    every run has reached the level. Runs that do not reach it within ``max_steps`` steps, or whose
+    loss becomes non-finite, get ``inf``. Shape ``w0.shape[:-1]``. The counts are then those of
     :func:`gdlab.descent.run` with ``until_loss=level`` (its ``reached_at``) bit for bit, so ``w0`` must
     be finite (``ValueError`` otherwise).
 
     ``every > 1`` compares the loss with the level only at the steps that :func:`gdlab.descent.run`
     records with ``record_every=every`` (``0, every, 2 every, ...`` and ``max_steps``): the count read
-    off such a recorded trajectory, without computing the steps after it. ``blowup``: a run also ends,
-    uncounted, when an entry of its parameters leaves :math:`|w_i| <` ``blowup`` (``descent.run``'s
-    divergence test, checked every step); by default only a non-finite loss or parameter ends it.
+    off such a recorded trajectory, bit for bit, without computing the steps after it. As in the
+    recorded run, only the parameter test ends a run then (a non-finite loss alone does not).
+    ``blowup``: a run ends, uncounted, when an entry of its parameters leaves :math:`|w_i| <`
+    ``blowup`` (``descent.run``'s divergence test, checked every step); by default only a non-finite
+    parameter does.
 
     For an objective that computes every run of a batch independently of the others (its
     ``_runs_independent`` is true: :class:`~gdlab.objectives.MLP`), a run leaves the batch as soon as
@@ -139,9 +141,9 @@ def steps_to_loss(
     total = int(np.prod(batch))
     flat, eta = w.reshape(total, p), descent._step_sizes_for_batch(step_size, batch).reshape(total)
     # the runs dealt to threads (gdlab.threaded_runs), each block compacted on its own
-    parts, order = threaded_runs.map_blocks(
+    parts, blocks = threaded_runs.map_blocks(
         lambda idx: _steps_to_loss_compacted(objective, flat[idx], eta[idx], level, max_steps, blowup, every), total)
-    return np.concatenate(parts)[order].reshape(batch)
+    return threaded_runs.join_blocks(parts, blocks).reshape(batch)
 
 
 def _steps_to_loss_compacted(
@@ -150,10 +152,10 @@ def _steps_to_loss_compacted(
     """:func:`steps_to_loss` of the finite runs ``w`` ``(B, n_params)`` with steps ``eta`` ``(B,)``: the runs
     still going form the batch; returns ``(B,)``.
 
-    The divergence policy is that of :func:`gdlab.descent.run` with ``until_loss`` and ``check_every=1``:
-    a run is out at step ``t`` when its loss there is non-finite, or when its parameters after a step
-    fail :func:`gdlab.descent._leaves`; it is never counted (``run`` freezes it at 0 and excludes it).
-    The level is compared only at the steps ``0, every, 2 every, ...`` and ``max_steps``.
+    The divergence policy is that of :func:`gdlab.descent.run` with ``check_every=1``: a run is out at
+    step ``t`` when its parameters after a step fail :func:`gdlab.descent._leaves`, or (``every=1``, as
+    with ``until_loss``) when its loss there is non-finite; it is never counted (``run`` freezes it at 0
+    and excludes it). The level is compared only at the steps ``0, every, 2 every, ...`` and ``max_steps``.
     """
     count = np.full(w.shape[0], np.inf)
     live = np.flatnonzero(~descent._leaves(objective, w, blowup))  # run indices still going
@@ -169,7 +171,8 @@ def _steps_to_loss_compacted(
             count[live[reached]] = t
             if t == max_steps:
                 break
-            going = ~reached & np.isfinite(f)
+            # until_loss (every = 1) ends a run at a non-finite loss; records (every > 1) do not
+            going = ~reached & np.isfinite(f) if every == 1 else ~reached
             if not going.all():
                 live, state, g, rate = live[going], state[going], g[going], rate[going]
             state = state - rate * g

@@ -135,7 +135,7 @@ class _NotebookFigureFormats:
             return None
         out = _CappedBytes(MAX_SVG_BYTES)
         try:
-            # IPython's print_figure, writing into the capped buffer
+            # the arguments of IPython's print_figure, writing into the capped buffer
             fig.canvas.print_figure(out, format="svg", facecolor=fig.get_facecolor(), edgecolor=fig.get_edgecolor(),
                                     dpi=fig.dpi, bbox_inches="tight", metadata={"Description": self._DESCRIPTION})
         except _TooHeavy:  # the PNG formatter, called next, sends it instead

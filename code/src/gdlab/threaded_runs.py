@@ -24,7 +24,7 @@ from numpy.typing import ArrayLike, NDArray
 from . import _checks, descent
 from .objectives import Objective
 
-__all__ = ["map_blocks", "run", "thread_count"]
+__all__ = ["join_blocks", "map_blocks", "run", "thread_count"]
 
 Array = NDArray[np.float64]
 _T = TypeVar("_T")
@@ -59,20 +59,19 @@ def _blocks(total: int) -> list[NDArray[np.intp]]:
     return [np.arange(k, total, count) for k in range(count)]
 
 
-def map_blocks(work: Callable[[NDArray[np.intp]], _T], total: int) -> tuple[list[_T], NDArray[np.intp]]:
+def map_blocks(work: Callable[[NDArray[np.intp]], _T], total: int) -> tuple[list[_T], list[NDArray[np.intp]]]:
     """``[work(block) for block in blocks]`` over the blocks of run indices of ``total`` runs, in threads.
 
-    Also returns the permutation that puts the blocks' concatenated runs back in order. With one block
-    (one thread, or too few runs) ``work`` runs in the calling thread.
+    Returns the results and the blocks (:func:`join_blocks` puts the runs back in order). With one
+    block (one thread, or too few runs) ``work`` runs in the calling thread.
 
-    >>> parts, order = map_blocks(lambda idx: idx * 10, 4)
-    >>> np.concatenate(parts)[order].tolist()
+    >>> parts, blocks = map_blocks(lambda idx: idx * 10, 4)
+    >>> join_blocks(parts, blocks).tolist()
     [0, 10, 20, 30]
     """
     blocks = _blocks(total)
-    order = np.argsort(np.concatenate(blocks), kind="stable")
     if len(blocks) == 1:
-        return [work(blocks[0])], order
+        return [work(blocks[0])], blocks
     err = np.geterr()  # numpy's floating-point error state is per thread: the workers get the caller's
 
     def task(block: NDArray[np.intp]) -> _T:
@@ -80,7 +79,21 @@ def map_blocks(work: Callable[[NDArray[np.intp]], _T], total: int) -> tuple[list
             return work(block)
 
     with ThreadPoolExecutor(max_workers=len(blocks)) as pool:
-        return list(pool.map(task, blocks)), order
+        return list(pool.map(task, blocks)), blocks
+
+
+def join_blocks(parts: list[NDArray[Any]], blocks: list[NDArray[np.intp]], axis: int = 0) -> NDArray[Any]:
+    """The blocks' results (runs along ``axis``) put back in the runs' order: one copy, however large.
+
+    >>> join_blocks([np.array([[0, 2], [5, 7]]), np.array([[1], [6]])], [np.array([0, 2]), np.array([1])], axis=1).tolist()
+    [[0, 1, 2], [5, 6, 7]]
+    """
+    first = parts[0]
+    total = sum(len(block) for block in blocks)
+    joined = np.empty(first.shape[:axis] + (total,) + first.shape[axis + 1:], dtype=first.dtype)
+    for block, part in zip(blocks, parts):
+        joined[(slice(None),) * axis + (block,)] = part
+    return joined
 
 
 def run(objective: Objective, w0: ArrayLike, step_size: ArrayLike, steps: int, **options: Any) -> descent.Trajectory:
@@ -107,16 +120,13 @@ def run(objective: Objective, w0: ArrayLike, step_size: ArrayLike, steps: int, *
         return descent.run(objective, w, step_size, steps, **options)
     eta = descent._step_sizes_for_batch(step_size, batch).reshape(total)
     flat = w.reshape(total, p)
-    blocks = _blocks(total)
-    parts, _ = map_blocks(lambda idx: descent.run(objective, flat[idx], eta[idx], steps, **options), total)
+    parts, blocks = map_blocks(lambda idx: descent.run(objective, flat[idx], eta[idx], steps, **options), total)
 
     def join(name: str, tail: tuple[int, ...] = ()) -> NDArray[Any]:
-        """The blocks' records put back in the batch's order: one copy (the records can be large)."""
+        """The blocks' records of ``name`` in the batch's order and shape."""
         arrays = [getattr(part, name) for part in parts]
         axis = arrays[0].ndim - 1 - len(tail)  # the runs' axis
-        joined = np.empty(arrays[0].shape[:axis] + (total,) + tail, dtype=arrays[0].dtype)
-        for idx, part in zip(blocks, arrays):
-            joined[(slice(None),) * axis + (idx,)] = part
+        joined = join_blocks(arrays, blocks, axis)
         return joined.reshape(joined.shape[:axis] + batch + tail)
 
     return descent.Trajectory(
