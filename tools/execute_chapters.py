@@ -134,11 +134,12 @@ def chapters_in_book() -> list[pathlib.Path]:
     return [p for p in sorted((ROOT / "chapters").glob("*.md")) if is_myst_notebook(p)]
 
 
-def _execute(path: str, timeout: int, allow_errors: bool,
+def _execute(path: str, nb: nbformat.NotebookNode, timeout: int, allow_errors: bool,
              env: dict[str, str]) -> tuple[str, nbformat.NotebookNode | None, float, str | None]:
-    """Run one chapter in a fresh kernel (a worker process): ``(path, executed notebook, seconds, error)``.
+    """Run chapter ``nb`` (read from ``path``) in a fresh kernel, in a worker process: ``(path, executed
+    notebook, seconds, error)``.
 
-    Every failure (a failing cell, a dead kernel, a chapter that does not parse) comes back as the
+    Every failure (a failing cell, a dead kernel, a kernel that does not start) comes back as the
     ``error`` traceback, so that the other chapters' runs are still stored.
     """
     import traceback
@@ -149,12 +150,11 @@ def _execute(path: str, timeout: int, allow_errors: bool,
     os.environ.update(env)  # inherited by the kernel
     start = time.perf_counter()
     try:
-        nb = book_notebook(pathlib.Path(path))
         # shutdown_kernel="immediate": once the last cell has replied, the kernel is stopped without waiting
         # for its interpreter to finalise (0.3-0.6 s with numba's threads and matplotlib loaded), as nbval does
         result = single_nb_execution(nb, cwd=str(pathlib.Path(path).parent), timeout=timeout,
                                      allow_errors=allow_errors, meta_override=True, shutdown_kernel="immediate")
-    except Exception:  # a dead kernel, a kernel that did not start in time, a chapter that does not parse
+    except Exception:  # a dead kernel, a kernel that did not start in time
         return path, None, time.perf_counter() - start, traceback.format_exc()
     return path, nb, result.time, (result.exc_string or repr(result.err)) if result.err is not None else None
 
@@ -166,12 +166,13 @@ def execute(paths: list[pathlib.Path], jobs: int) -> tuple[dict[str, float], dic
 
     refresh_stale_cache()
     cache = get_cache(str(EXECUTION_CACHE))
-    todo = []
+    todo = []  # (path, its notebook as the build reads it): read once, here
     for path in paths:
+        nb = book_notebook(path)
         try:
-            cache.match_cache_notebook(book_notebook(path))
+            cache.match_cache_notebook(nb)
         except KeyError:
-            todo.append(path)
+            todo.append((path, nb))
     execute_config = _config().get("execute", {})
     timeout, allow_errors = int(execute_config.get("timeout", 900)), bool(execute_config.get("allow_errors", False))
     seconds: dict[str, float] = {}
@@ -180,12 +181,12 @@ def execute(paths: list[pathlib.Path], jobs: int) -> tuple[dict[str, float], dic
         return seconds, errors
     times = _times_file()
     last = json.loads(times.read_text()) if times.is_file() else {}
-    todo.sort(key=lambda p: -last.get(p.stem, guess_seconds(p)))  # longest (last time, or by its code) first
+    todo.sort(key=lambda item: -last.get(item[0].stem, guess_seconds(item[0])))  # longest (last time, or by its code) first
     workers = max(1, min(jobs, len(todo)))
     env = {k: os.environ.get(k, v) for k, v in ONE_THREAD_EACH.items()} if workers > 1 else {}
     with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")
                                                 if sys.platform != "win32" else None) as pool:
-        futures = [pool.submit(_execute, str(p), timeout, allow_errors, env) for p in todo]
+        futures = [pool.submit(_execute, str(p), nb, timeout, allow_errors, env) for p, nb in todo]
         for future in concurrent.futures.as_completed(futures):
             path, nb, secs, error = future.result()
             name = pathlib.Path(path).stem
