@@ -6,6 +6,8 @@ initialisation moves the numpy reference itself by more over long horizons near 
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -229,10 +231,12 @@ def test_environment_variable_selects_the_reference_engine(monkeypatch) -> None:
         descent._resolve_engine(f, "auto", 10**9)
 
 
-def test_each_model_kind_compiles_its_own_kernel() -> None:
+def test_each_model_kind_compiles_its_own_kernel(tmp_path) -> None:
     """``sweep_kernel`` is specialised on the literal model kind, so a first (cold) deep-scalar sweep
     compiles only the deep-scalar gradient (``_compiled._grad_of_kind``), not the MLP's and linear
-    network's (about half of the cold compile)."""
+    network's (about half of the cold compile), and its block loop compiles ``_run_block`` once (the
+    block index is cast to int64: numba types a ``prange`` index as uint64 in the parallel loop and as
+    int64 before, and compiled the whole block loop twice, a third of the compile)."""
     import subprocess
     import sys
 
@@ -242,7 +246,9 @@ from gdlab.descent import sweep
 from gdlab.kernels import _compiled
 from gdlab.objectives import DeepScalarLinear
 sweep(DeepScalarLinear(3, 1.0), [0.1, 0.5], np.full((2, 3), 0.9), 200, engine="numba")
-print([str(sig[0]) for sig in _compiled.sweep_kernel.signatures])
+print([str(sig[0]) for sig in _compiled.sweep_kernel.signatures], len(_compiled._run_block.signatures))
 """
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "['Literal[int](0)']", out
+    # a cold compile (an empty numba cache: a warm one loads sweep_kernel without compiling _run_block)
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
+    assert out.strip() == "['Literal[int](0)'] 1", out

@@ -341,9 +341,11 @@ def sweep_kernel(kind, ip, fp, n_scratch, init_T, etas, n_init, lo, count, steps
     """
     kind = literally(kind)  # one compiled kernel per model, with only its gradient (_grad_of_kind)
     nb = (count + block - 1) // block
+    # np.int64(b): numba types the prange index as uint64 in the parallel loop and as int64 before it;
+    # without the cast _run_block is compiled twice (a third of the cold compile)
     for b in prange(nb):
         block_thread[b] = numba.get_thread_id()
-        block_work[b] = _run_block(b, nb, kind, ip, fp, n_scratch, init_T, etas, n_init, lo, count, steps, tail,
+        block_work[b] = _run_block(np.int64(b), nb, kind, ip, fp, n_scratch, init_T, etas, n_init, lo, count, steps, tail,
                                    check_every, blowup, keep_last, retire, final, last, norm_sum, diverged)
 
 

@@ -131,9 +131,9 @@ _DRIVER = '''
 def sweep_kernel(fp, init_T, etas, n_init, lo, count, steps, tail, check_every, blowup, keep_last, retire, block,
                  final, last, norm_sum, diverged, block_thread, block_work):
     nb = (count + block - 1) // block
-    for b in prange(nb):
+    for b in prange(nb):  # np.int64(b): one compile of _run_block (see _compiled.sweep_kernel)
         block_thread[b] = numba.get_thread_id()
-        block_work[b] = _run_block(b, nb, fp, init_T, etas, n_init, lo, count, steps, tail, check_every, blowup,
+        block_work[b] = _run_block(np.int64(b), nb, fp, init_T, etas, n_init, lo, count, steps, tail, check_every, blowup,
                                    keep_last, retire, final, last, norm_sum, diverged)
 
 
