@@ -29,7 +29,7 @@ The compiled code is cached on disk (``cache=True``): numba writes it next to th
 (``__pycache__``) or, where that is read-only, under ``NUMBA_CACHE_DIR`` (default: the user's cache
 directory), so a checkout compiles once and every later process loads the kernels in about a second.
 Each model kind has its own compiled sweep (``_compiled.sweep_kernel`` is specialised on the literal
-kind), so the first deep-scalar sweep compiles only the deep-scalar code: about 10 s on the 2-core
+kind), so the first deep-scalar sweep compiles only the deep-scalar code: about 7 s on the 2-core
 reference machine, and about 5 s more per set of LinearNetwork widths. ``engine="auto"`` loads a kernel once the process's sweeps are large
 enough to pay for that second (``descent.AUTO_KERNEL_WORK``, ``descent.AUTO_KERNEL_WORK_WARM``).
 """
