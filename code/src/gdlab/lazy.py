@@ -19,7 +19,7 @@ from .objectives import Objective
 
 Array = NDArray[np.float64]
 
-__all__ = ["kernel_residuals", "kernel_flow_time", "steps_to_loss"]
+__all__ = ["kernel_residuals", "kernel_flow_time", "recorded_steps_to_loss", "steps_to_loss"]
 
 
 def _kernel_and_targets(kernel: ArrayLike, targets: ArrayLike) -> tuple[Array, Array]:
@@ -100,8 +100,9 @@ def steps_to_loss(
 
     ``every > 1`` compares the loss with the level only at the steps that :func:`gdlab.descent.run`
     records with ``record_every=every`` (``0, every, 2 every, ...`` and ``max_steps``): the count read
-    off such a recorded trajectory, bit for bit, without computing the steps after it. As in the
-    recorded run, only the parameter test ends a run then (a non-finite loss alone does not).
+    off such a recorded trajectory (:func:`recorded_steps_to_loss`), bit for bit, without computing the
+    steps after it. As in the recorded run, only the parameter test ends a run then (a non-finite loss
+    alone does not).
     ``blowup``: a run ends, uncounted, when an entry of its parameters leaves :math:`|w_i| <`
     ``blowup`` (``descent.run``'s divergence test, checked every step); by default only a non-finite
     parameter does.
@@ -130,10 +131,8 @@ def steps_to_loss(
                                keep_params=False, blowup=blowup)
             assert traj.reached_at is not None
             return traj.reached_at
-        traj = descent.run(objective, w0, step_size, max_steps, record_every=every, keep_params=False,
-                           blowup=blowup)
-        hit = traj.loss < level  # False where a diverged run's records are NaN
-        return np.where(hit.any(axis=0), traj.steps[np.argmax(hit, axis=0)], np.inf)
+        return recorded_steps_to_loss(descent.run(objective, w0, step_size, max_steps, record_every=every,
+                                                  keep_params=False, blowup=blowup), level)
     w = objective._params(w0, "w0")
     if not np.all(np.isfinite(w)):
         raise ValueError("w0 must contain only finite values")
@@ -144,6 +143,22 @@ def steps_to_loss(
     parts, blocks = threaded_runs.map_blocks(
         lambda idx: _steps_to_loss_compacted(objective, flat[idx], eta[idx], level, max_steps, blowup, every), total)
     return threaded_runs.join_blocks(parts, blocks).reshape(batch)
+
+
+def recorded_steps_to_loss(trajectory: descent.Trajectory, level: float) -> Array:
+    """Per run, the first recorded step whose loss is below ``level`` (``inf`` if none): the count read off
+    a trajectory of :func:`gdlab.descent.run`, resolved to its records. A diverged run's records are NaN, so
+    it counts only if it got below the level before it diverged. Shape: the trajectory's batch shape.
+
+    For a trajectory recorded every ``k`` steps this is :func:`steps_to_loss` with ``every=k``.
+
+    >>> from gdlab.objectives import Quadratic
+    >>> traj = descent.run(Quadratic(np.eye(1)), np.array([[1.0]]), 0.5, 10, record_every=4)
+    >>> recorded_steps_to_loss(traj, 0.5 * 0.25**2 + 1e-12).tolist()
+    [4.0]
+    """
+    hit = trajectory.loss < level  # False where the loss is NaN
+    return np.where(hit.any(axis=0), trajectory.steps[np.argmax(hit, axis=0)], np.inf)
 
 
 def _steps_to_loss_compacted(

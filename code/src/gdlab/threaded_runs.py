@@ -85,7 +85,8 @@ def map_blocks(work: Callable[[NDArray[np.intp]], _T], total: int) -> tuple[list
 def join_blocks(parts: list[NDArray[Any]], blocks: list[NDArray[np.intp]], axis: int = 0) -> NDArray[Any]:
     """The blocks' results (runs along ``axis``) put back in the runs' order: one copy, however large.
 
-    >>> join_blocks([np.array([[0, 2], [5, 7]]), np.array([[1], [6]])], [np.array([0, 2]), np.array([1])], axis=1).tolist()
+    >>> parts, blocks = [np.array([[0, 2], [5, 7]]), np.array([[1], [6]])], [np.array([0, 2]), np.array([1])]
+    >>> join_blocks(parts, blocks, axis=1).tolist()
     [[0, 1, 2], [5, 6, 7]]
     """
     first = parts[0]
