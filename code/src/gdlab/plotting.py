@@ -7,7 +7,9 @@ are emitted as SVG, a vector format that stays sharp at any zoom and in the PDF.
 """
 from __future__ import annotations
 
+import functools
 import io
+from typing import Any
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
@@ -184,14 +186,57 @@ def _use_vector_figures_in_notebooks() -> None:
     formatters["image/svg+xml"].for_type(Figure, _FORMATS.svg)
 
 
+@functools.lru_cache(maxsize=1024)
+def _vector_parse(text: str, dpi: float, prop, antialiased: bool, load_glyph_flags):
+    """matplotlib's vector parse of the math text ``text`` (its ``MathTextParser._parse_cached`` uncached)."""
+    from matplotlib.mathtext import MathTextParser
+
+    assert _MATPLOTLIB_PARSE is not None
+    return _MATPLOTLIB_PARSE.__wrapped__(MathTextParser("path"), text, dpi, prop, antialiased, load_glyph_flags)
+
+
+def _shared_parse_cached(self, s, dpi, prop, antialiased, load_glyph_flags):
+    """``MathTextParser._parse_cached`` with one cache for all the parsers of vector output."""
+    if self._output_type == "vector":
+        return _vector_parse(s, dpi, prop, antialiased, load_glyph_flags)
+    assert _MATPLOTLIB_PARSE is not None
+    return _MATPLOTLIB_PARSE(self, s, dpi, prop, antialiased, load_glyph_flags)  # raster: matplotlib's own
+
+
+#: matplotlib's ``MathTextParser._parse_cached`` (cached per parser), once :func:`_share_mathtext_parses` ran.
+_MATPLOTLIB_PARSE: Any = None
+
+
+def _share_mathtext_parses() -> None:
+    """Let every renderer reuse the parses of a math text (log-axis tick labels such as ``10^{-3}``, labels).
+
+    matplotlib caches parses per ``MathTextParser``, and every renderer has its own parser; an SVG save
+    makes two renderers (layout, then drawing), so each math text was parsed again at every save: about
+    a quarter of the drawing time of a chapter's figures. A parse is a function of its arguments alone
+    (text, dpi, font properties, antialiasing, glyph flags), so vector parses share one cache here. The
+    files are byte for byte those of matplotlib's own caching (``tests/test_plotting.py``). A no-op if
+    matplotlib's private method is not the cached function this expects.
+    """
+    global _MATPLOTLIB_PARSE
+    from matplotlib.mathtext import MathTextParser
+
+    current = MathTextParser.__dict__.get("_parse_cached")
+    if _MATPLOTLIB_PARSE is not None or not hasattr(current, "__wrapped__"):
+        return
+    _MATPLOTLIB_PARSE = current
+    MathTextParser._parse_cached = _shared_parse_cached
+
+
 def apply_style() -> None:
     """Set the book's matplotlib defaults (call once in a chapter's set-up cell).
 
     Fonts are at least :data:`MIN_FONT_PT` points at the figure's natural size.  In IPython, figures
     are sent as SVG, or as a PNG at twice the resolution when the SVG would exceed
-    :data:`MAX_SVG_BYTES`; both files carry :func:`figure_legibility_metadata`.
+    :data:`MAX_SVG_BYTES`; both files carry :func:`figure_legibility_metadata`. Math texts are
+    parsed once per process (:func:`_share_mathtext_parses`).
     """
     mpl.rcParams.update(STYLE)
+    _share_mathtext_parses()
     _use_vector_figures_in_notebooks()
 
 
