@@ -233,7 +233,7 @@ def apply_style() -> None:
     Fonts are at least :data:`MIN_FONT_PT` points at the figure's natural size.  In IPython, figures
     are sent as SVG, or as a PNG at twice the resolution when the SVG would exceed
     :data:`MAX_SVG_BYTES`; both files carry :func:`figure_legibility_metadata`. Math texts are
-    parsed once per process (:func:`_share_mathtext_parses`).
+    parsed once per process (``_share_mathtext_parses``).
     """
     mpl.rcParams.update(STYLE)
     _share_mathtext_parses()
