@@ -539,11 +539,22 @@ def sweep(
     )
 
 
-#: ``engine="auto"`` and a bit-for-bit kernel (``kernels.auto_ok``): a process that has not loaded that kernel
-#: yet loads it once the sweeps it ran on numpy plus the current one reach this many parameter updates
-#: (runs x steps x n_params). Loading costs about 1 s (importing numba, reading the cached machine code),
-#: what the numpy reference takes for about 2e8 updates; deciding on the cumulative work (rent until the
-#: rent paid equals the price, then buy) costs at most twice the better of the two choices made in hindsight.
+def _rent_or_buy(work: int, rented: int, price: int, warm: int, loaded: bool) -> bool:
+    """Whether to run ``work`` on a compiled kernel rather than on numpy: the one rule of ``sweep(engine="auto")``
+    and of :func:`run`'s compiled loop, whose results are identical either way.
+
+    Loading a kernel costs a fixed time (importing numba, reading the cached machine code), worth ``price``
+    units of numpy work. A process that has not loaded it runs on numpy ("rents") until the work it has run
+    there (``rented``) plus the current ``work`` reaches ``price``, then loads it ("buys"): the time spent is
+    at most twice that of the better choice made in hindsight. Once ``loaded``, any ``work`` of at least
+    ``warm`` units (where the two fixed costs per call are about equal) runs on the kernel.
+    """
+    return work >= warm if loaded else work + rented >= price
+
+
+#: ``engine="auto"`` and a bit-for-bit kernel (``kernels.auto_ok``): the price of loading the kernel in
+#: parameter updates (runs x steps x n_params) for ``_rent_or_buy``. Loading costs about 1 s, what the
+#: numpy reference takes for about 2e8 updates.
 AUTO_KERNEL_WORK = 2 * 10**8
 #: ... and once the kernel is loaded in this process, every sweep of at least this many updates uses it
 #: (below it numpy's and the kernel's fixed costs, a few milliseconds, are about equal).
@@ -552,9 +563,9 @@ _numpy_auto_work = 0    # parameter updates run on numpy by engine="auto" where 
 
 
 #: :func:`run` on :class:`~gdlab.objectives.ScalarFactorisation` (no ``until_loss``, no sharpness) iterates
-#: with a compiled loop (``objectives._scalar_kernel``, bit for bit the numpy loop) once the process's runs of
-#: it reach this many steps (the numpy loop: about 4 µs a step for a small batch; loading the compiled loop:
-#: about 0.7 s, importing numba and reading the cached machine code) ...
+#: with a compiled loop (``objectives._scalar_kernel``, bit for bit the numpy loop); the price of loading it,
+#: in steps, for ``_rent_or_buy`` (the numpy loop: about 4 µs a step for a small batch; loading the
+#: compiled loop: about 0.7 s) ...
 AUTO_OWN_KERNEL_STEPS = 10**5
 #: ... and once it is loaded, every such run of at least this many steps.
 AUTO_OWN_KERNEL_STEPS_WARM = 100
@@ -567,18 +578,17 @@ def _use_own_kernel(objective: Objective, steps: int) -> bool:
 
     Only :class:`~gdlab.objectives.ScalarFactorisation` itself (a subclass may change its increment) and only
     when numba is installed; ``GDLAB_SWEEP_ENGINE=numpy`` forces the numpy loop. Results are identical either
-    way; the choice (see ``AUTO_OWN_KERNEL_STEPS``) is about time.
+    way; the choice (``_rent_or_buy`` with ``AUTO_OWN_KERNEL_STEPS``) is about time.
     """
     global _own_numpy_steps
     from .objectives import ScalarFactorisation
 
     if type(objective) is not ScalarFactorisation or os.environ.get("GDLAB_SWEEP_ENGINE", "auto") == "numpy":
         return False
-    if _own_kernel_loaded:
-        return steps >= AUTO_OWN_KERNEL_STEPS_WARM
     from . import kernels
 
-    if kernels.available() and steps + _own_numpy_steps >= AUTO_OWN_KERNEL_STEPS:
+    if kernels.available() and _rent_or_buy(steps, _own_numpy_steps, AUTO_OWN_KERNEL_STEPS,
+                                            AUTO_OWN_KERNEL_STEPS_WARM, _own_kernel_loaded):
         return True
     _own_numpy_steps += steps
     return False
@@ -610,7 +620,7 @@ def _resolve_engine(objective: Objective, engine: str, work: int) -> str:
     """``"numba"`` or ``"numpy"`` for ``engine`` in ``("auto", "numba", "numpy")`` and a sweep of ``work`` updates.
 
     Results are identical either way for ``"auto"`` (it only uses bit-for-bit kernels); the choice is about
-    time: see ``AUTO_KERNEL_WORK`` and ``AUTO_KERNEL_WORK_WARM``.
+    time (``_rent_or_buy`` with ``AUTO_KERNEL_WORK`` and ``AUTO_KERNEL_WORK_WARM``).
     """
     if engine not in ("auto", "numba", "numpy"):
         raise ValueError(f"engine must be 'auto', 'numba' or 'numpy', got {engine!r}")
@@ -632,9 +642,8 @@ def _resolve_engine(objective: Objective, engine: str, work: int) -> str:
         return "numba"
     if not (has_kernel and kernels.auto_ok(objective)):
         return "numpy"
-    if kernels.loaded(objective):
-        return "numba" if work >= AUTO_KERNEL_WORK_WARM else "numpy"
-    return "numba" if work + _numpy_auto_work >= AUTO_KERNEL_WORK else "numpy"
+    use = _rent_or_buy(work, _numpy_auto_work, AUTO_KERNEL_WORK, AUTO_KERNEL_WORK_WARM, kernels.loaded(objective))
+    return "numba" if use else "numpy"
 
 
 def _sweep_chunk(objective, wT, eta, idx, steps, tail, check_every, blowup, keep_last, final, last, norm_sum, diverged, bar, retire_fixed):
