@@ -232,11 +232,11 @@ def test_environment_variable_selects_the_reference_engine(monkeypatch) -> None:
 
 
 def test_each_model_kind_compiles_its_own_kernel(tmp_path) -> None:
-    """``sweep_kernel`` is specialised on the literal model kind, so a first (cold) deep-scalar sweep
+    """``_compiled._run_block`` is specialised on the literal model kind, so a first (cold) deep-scalar sweep
     compiles only the deep-scalar gradient (``_compiled._grad_of_kind``), not the MLP's and linear
-    network's (about half of the cold compile), and its block loop compiles ``_run_block`` once (the
-    block index is cast to int64: numba types a ``prange`` index as uint64 in the parallel loop and as
-    int64 before, and compiled the whole block loop twice, a third of the compile)."""
+    network's (about half of the cold compile), and it is compiled once: one signature, with the block
+    index an int64 (the blocks run in Python threads, ``kernels.run_blocks``; numba's ``prange`` loop
+    compiled the block code a second time)."""
     import subprocess
     import sys
 
@@ -246,9 +246,9 @@ from gdlab.descent import sweep
 from gdlab.kernels import _compiled
 from gdlab.objectives import DeepScalarLinear
 sweep(DeepScalarLinear(3, 1.0), [0.1, 0.5], np.full((2, 3), 0.9), 200, engine="numba")
-print([str(sig[0]) for sig in _compiled.sweep_kernel.signatures], len(_compiled._run_block.signatures))
+print([(str(sig[0]), str(sig[2])) for sig in _compiled._run_block.signatures])
 """
     # a cold compile (an empty numba cache: a warm one loads sweep_kernel without compiling _run_block)
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
-    assert out.strip() == "['Literal[int](0)'] 1", out
+    assert out.strip() == "[('int64', 'Literal[int](0)')]", out

@@ -1,7 +1,7 @@
 r"""Compiled (numba) kernels behind :func:`gdlab.descent.sweep`.
 
 One GD sweep is ``n_eta * n_init`` independent runs. The kernel splits them into blocks of
-``block`` runs, spreads the blocks over all cores (``numba.prange``) and keeps each block in a
+``block`` runs, spreads the blocks over all cores (threads, :func:`run_blocks`) and keeps each block in a
 run-major array ``w[param, run]``, so every elementwise loop runs over the runs (contiguous
 memory, SIMD). Divergence checks, retirement of runs at exact floating-point fixed points, the
 tail mean of :math:`\|\nabla f\|` and the kept last iterates are all inside the kernel, following
@@ -27,10 +27,10 @@ roundings of a chaotic map, so statistics (not single chaotic trajectories) are 
 
 The compiled code is cached on disk (``cache=True``): numba writes it next to this file
 (``__pycache__``) or, where that is read-only, under ``NUMBA_CACHE_DIR`` (default: the user's cache
-directory), so a checkout compiles once and every later process loads the kernels in about a second.
-Each model kind has its own compiled sweep (``_compiled.sweep_kernel`` is specialised on the literal
-kind), so the first deep-scalar sweep compiles only the deep-scalar code: about 7 s on the 2-core
-reference machine, and about 5 s more per set of LinearNetwork widths. ``engine="auto"`` loads a kernel once the process's sweeps are large
+directory), so a checkout compiles once and every later process loads the kernels in under half a second.
+Each model kind has its own compiled sweep (``_compiled._run_block`` is specialised on the literal
+kind), so the first deep-scalar sweep compiles only the deep-scalar code: about 3 s on the 2-core
+reference machine, and about 2 s more per set of LinearNetwork widths. ``engine="auto"`` loads a kernel once the process's sweeps are large
 enough to pay for that second (``descent.AUTO_KERNEL_WORK``, ``descent.AUTO_KERNEL_WORK_WARM``).
 """
 from __future__ import annotations
@@ -39,7 +39,7 @@ import importlib.util
 
 import numpy as np
 
-__all__ = ["auto_ok", "available", "block_stats", "kind_of", "loaded", "pack", "run_chunk", "sweep_block_arrays"]
+__all__ = ["auto_ok", "available", "block_stats", "kind_of", "loaded", "pack", "run_blocks", "run_chunk", "sweep_block_arrays"]
 
 DEEP_SCALAR, LINEAR_NETWORK, MLP_NET = 0, 1, 2
 #: Kernels that ``sweep(engine="auto")`` uses: the deep scalar one, 3-9x faster than numpy and bit for
@@ -176,12 +176,47 @@ def loaded(objective: object) -> bool:
     return _key(kind, pack(objective)[1]) in _LOADED
 
 
+def run_blocks(run_block, count: int, block: int, block_thread: np.ndarray, block_work: np.ndarray, *args) -> None:
+    """The blocks of a chunk of ``count`` runs on ``numba.get_num_threads()`` threads, dealt as threads free up.
+
+    Block ``b`` of the ``nb = ceil(count / block)`` blocks holds the runs ``b, b + nb, b + 2 nb, ...`` of the
+    chunk (interleaved, so every block mixes step sizes and the threads get equal work);
+    ``block_work[b] = run_block(b, nb, *args)`` (the run-steps it computed) and ``block_thread[b]`` is the
+    index of the thread that ran it. ``run_block`` is compiled with ``nogil=True``, so the threads run in
+    parallel; the blocks write disjoint columns of the outputs. Plain Python threads rather than
+    ``numba.prange``: numba compiled the parallel loop as a second copy of the whole block code, half of
+    a kernel's first compile.
+    """
+    import itertools
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numba
+
+    nb = (count + block - 1) // block
+    threads = min(numba.get_num_threads(), nb)
+    numbers, local = itertools.count(), threading.local()
+
+    def one(b: int) -> None:
+        if not hasattr(local, "number"):
+            local.number = next(numbers)
+        block_thread[b] = local.number
+        block_work[b] = run_block(b, nb, *args)
+
+    if threads <= 1:
+        for b in range(nb):
+            one(b)
+        return
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        list(pool.map(one, range(nb)))
+
+
 def run_chunk(kind, ip, fp, n_scratch, init_T, etas, n_init, lo, count, steps, tail, check_every, blowup, keep_last,
               retire, block):
     """Run ``count`` runs from flat index ``lo`` with the compiled kernel; returns chunk-local outputs.
 
     ``(final (n, count), last (keep_last, n, count), norm_sum (count,), diverged (count,), block_thread,
-    block_work)``: the last two per block, the numba thread that ran it and the run-steps it computed.
+    block_work)``: the last two per block, the thread that ran it and the run-steps it computed (:func:`run_blocks`).
     A plain function of arrays, so it can be shipped to a ``dask.distributed`` worker.
     """
     n = init_T.shape[0]
@@ -208,7 +243,7 @@ def run_chunk(kind, ip, fp, n_scratch, init_T, etas, n_init, lo, count, steps, t
 
 def block_stats(objective, step_sizes, inits, steps: int, *, retire: bool = True, block: int | None = None,
                 check_every: int = 100) -> tuple[np.ndarray, np.ndarray]:
-    """``(thread, run_steps)`` per block of a compiled sweep: which numba thread ran each block and how
+    """``(thread, run_steps)`` per block of a compiled sweep: which thread ran each block and how
     many run-steps it computed (for checking that all cores are used and that retirement saves work)."""
     kind, ip, fp, ns = pack(objective)
     etas = np.ascontiguousarray(step_sizes, dtype=np.float64)

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
-from numba import literally, njit, prange
+from numba import literally, njit
 from numba.extending import overload
 
 
@@ -328,34 +327,42 @@ def _grad_of_kind(kind, w, g, m, ip, fp, s):
 # ------------------------------------------------------------------------------------------
 # the sweep driver
 # ------------------------------------------------------------------------------------------
-@njit(cache=True, parallel=True)
 def sweep_kernel(kind, ip, fp, n_scratch, init_T, etas, n_init, lo, count, steps, tail, check_every, blowup,
                  keep_last, retire, block, final, last, norm_sum, diverged, block_thread, block_work):
     """Runs ``lo .. lo + count - 1`` of the flat grid (run ``k`` = step ``k // n_init``, init ``k % n_init``).
 
-    Outputs are local to the chunk (column ``k - lo``). Block ``b`` holds the runs ``b, b + nb,
-    b + 2 nb, ...`` of the chunk (interleaved, so every block mixes step sizes and the cores get
-    equal work); ``block_thread[b]`` records the thread that ran it and ``block_work[b]`` the number
-    of run-steps it computed (less than runs x steps when runs retire early). The parallel loop is
-    thin; each block runs in the serial ``_run_block`` (which keeps the compile time short).
+    Outputs are local to the chunk (column ``k - lo``). The blocks of ``block`` runs go to the threads of
+    :func:`gdlab.kernels.run_blocks`; each runs in the compiled ``_run_block``.
     """
-    kind = literally(kind)  # one compiled kernel per model, with only its gradient (_grad_of_kind)
-    nb = (count + block - 1) // block
-    # np.int64(b): numba types the prange index as uint64 in the parallel loop and as int64 before it;
-    # without the cast _run_block is compiled twice (a third of the cold compile)
-    for b in prange(nb):
-        block_thread[b] = numba.get_thread_id()
-        block_work[b] = _run_block(np.int64(b), nb, kind, ip, fp, n_scratch, init_T, etas, n_init, lo, count, steps, tail,
-                                   check_every, blowup, keep_last, retire, final, last, norm_sum, diverged)
+    from . import run_blocks
+
+    args = (kind, ip, fp, n_scratch, init_T, etas, n_init, lo, count, steps, tail, check_every, blowup, keep_last,
+            retire, final, last, norm_sum, diverged)
+    run_blocks(_block_function(args), count, block, block_thread, block_work, *args)
 
 
-@njit(cache=True)
+def _block_function(args: tuple):
+    """``_run_block`` for ``(b, nb, *args)`` with the model kind ``args[0]`` a literal: its compiled entry point,
+    compiled or loaded from the disk cache on first use.
+
+    Called directly rather than through numba's dispatcher, which tries the non-literal kind first at
+    every call (about 0.2 s a call, once per block).
+    """
+    from numba import typeof, types
+
+    sig = (types.int64, types.int64, types.literal(args[0])) + tuple(typeof(a) for a in args[1:])
+    return _run_block.compile(sig)
+
+
+@njit(cache=True, nogil=True)
 def _run_block(b, nb, kind, ip, fp, n_scratch, init_T, etas, n_init, lo, count, steps, tail, check_every, blowup,
                keep_last, retire, final, last, norm_sum, diverged):
     """GD on block ``b`` (runs ``b, b + nb, ...`` of the chunk), the logic of ``descent._sweep_chunk``.
 
-    Returns the number of run-steps computed.
+    Returns the number of run-steps computed. Compiled once per model kind (``kind`` is a literal), with
+    only that kind's gradient (``_grad_of_kind``); the GIL is released, so blocks run in parallel threads.
     """
+    kind = literally(kind)
     n = init_T.shape[0]
     tail_start = steps - tail
     last_start = steps - keep_last + 1
