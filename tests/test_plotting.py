@@ -88,20 +88,22 @@ def test_svg_is_ipythons_and_a_heavy_one_stops_at_the_limit(light_and_heavy, mon
 
 def test_shared_mathtext_parses_give_the_same_file_and_parse_once(monkeypatch) -> None:
     """apply_style's shared cache of math-text parses: the SVG is byte for byte the one drawn with
-    matplotlib's own per-parser cache, and a second save parses nothing again."""
+    matplotlib's own per-parser cache, also under other math settings and for one math text in two math
+    font families, and a second save parses nothing again."""
     from matplotlib import _mathtext
     from matplotlib.mathtext import MathTextParser
 
     plotting.apply_style()
     assert MathTextParser._parse_cached is plotting._shared_parse_cached
 
-    def svg() -> bytes:
-        fig, ax = plotting.figure()
-        ax.semilogy(np.arange(1, 60), np.exp(-np.arange(1, 60.0)), label=r"$e^{-k}$")
-        ax.set(xlabel=r"iteration $k$", ylabel=r"$\eta\,\|\nabla f\|^2 / f$")
-        ax.legend()
-        out = io.BytesIO()
-        with matplotlib.rc_context({"svg.hashsalt": "gdlab"}):
+    def svg(rc: dict | None = None) -> bytes:
+        with matplotlib.rc_context({"svg.hashsalt": "gdlab", **(rc or {})}):
+            fig, ax = plotting.figure()
+            ax.semilogy(np.arange(1, 60), np.exp(-np.arange(1, 60.0)), label=r"$e^{-k}$")
+            ax.set(xlabel=r"iteration $k$", ylabel=r"$\eta\,\|\nabla f\|^2 / f$")
+            ax.set_title(r"$e^{-k}$", math_fontfamily="cm")  # the legend's math text, in another font
+            ax.legend()
+            out = io.BytesIO()
             fig.savefig(out, format="svg", bbox_inches="tight", metadata={"Date": None})
         plt.close(fig)
         return out.getvalue()
@@ -110,9 +112,13 @@ def test_shared_mathtext_parses_give_the_same_file_and_parse_once(monkeypatch) -
     parses = []
     parse = _mathtext.Parser.parse
     monkeypatch.setattr(_mathtext.Parser, "parse", lambda self, *a: parses.append(a[0]) or parse(self, *a))
-    shared = svg()
+    regular = {"mathtext.default": "regular"}
+    shared, shared_regular = svg(), svg(regular)
     assert any(p.startswith(r"$\mathdefault{10^{") for p in parses), "the log axis' tick labels are math texts"
     parses.clear()
     assert svg() == shared and not parses, "a second save reuses every parse"
     monkeypatch.setattr(MathTextParser, "_parse_cached", plotting._MATPLOTLIB_PARSE)
     assert svg() == shared and parses, "matplotlib's own cache parses again and draws the same file"
+    own_regular = svg(regular)
+    assert own_regular != shared, "the setting changes the drawing"
+    assert shared_regular == own_regular, "the shared cache keys on the math settings"

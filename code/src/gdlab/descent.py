@@ -545,19 +545,22 @@ def _rent_or_buy(work: int, rented: int, price: int, warm: int, loaded: bool) ->
 
     Loading a kernel costs a fixed time (importing numba, reading the cached machine code), worth ``price``
     units of numpy work. A process that has not loaded it runs on numpy ("rents") until the work it has run
-    there (``rented``) plus the current ``work`` reaches ``price``, then loads it ("buys"): the time spent is
-    at most twice that of the better choice made in hindsight. Once ``loaded``, any ``work`` of at least
-    ``warm`` units (where the two fixed costs per call are about equal) runs on the kernel.
+    there (``rented``) plus the current ``work`` reaches ``price``, then loads it ("buys"): when ``price`` is
+    the numpy work the load time would buy, the time spent is at most about twice that of the better choice
+    made in hindsight. Once ``loaded``, any ``work`` of at least ``warm`` units runs on the kernel (``warm``
+    only keeps the tiniest calls on numpy).
     """
     return work >= warm if loaded else work + rented >= price
 
 
 #: ``engine="auto"`` and a bit-for-bit kernel (``kernels.auto_ok``): the price of loading the kernel in
-#: parameter updates (runs x steps x n_params) for ``_rent_or_buy``. Loading costs about 1 s, what the
-#: numpy reference takes for about 2e8 updates.
+#: parameter updates (runs x steps x n_params) for ``_rent_or_buy``. Loading takes about 0.4-0.6 s (numba's
+#: import and the cached machine code), in which the numpy reference runs about 1e8 updates of a small
+#: LinearNetwork and about 5e8 of a DeepScalarLinear: 2e8 is between the two.
 AUTO_KERNEL_WORK = 2 * 10**8
 #: ... and once the kernel is loaded in this process, every sweep of at least this many updates uses it
-#: (a loaded kernel's fixed cost per sweep is about 0.2 ms, the numpy reference's about 0.7 ms).
+#: (a loaded kernel's fixed cost per sweep is about 0.2 ms, the numpy reference's about 0.7 ms: the loaded
+#: kernel is faster from a few hundred updates on).
 AUTO_KERNEL_WORK_WARM = 10**3
 _numpy_auto_work = 0    # parameter updates run on numpy by engine="auto" where a kernel could have run
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import io
+import threading
 from typing import Any
 
 import matplotlib as mpl
@@ -187,8 +188,12 @@ def _use_vector_figures_in_notebooks() -> None:
 
 
 @functools.lru_cache(maxsize=1024)
-def _vector_parse(text: str, dpi: float, prop, antialiased: bool, load_glyph_flags):
-    """matplotlib's vector parse of the math text ``text`` (its ``MathTextParser._parse_cached`` uncached)."""
+def _vector_parse(text: str, dpi: float, prop, antialiased: bool, load_glyph_flags, rc: tuple, thread: int):
+    """matplotlib's vector parse of the math text ``text`` (its ``MathTextParser._parse_cached`` uncached).
+
+    ``rc`` (the ``mathtext.*`` and ``font.*`` settings, read while parsing) and ``thread`` (matplotlib keeps
+    its font objects per thread) only key the cache.
+    """
     from matplotlib.mathtext import MathTextParser
 
     assert _MATPLOTLIB_PARSE is not None
@@ -197,14 +202,17 @@ def _vector_parse(text: str, dpi: float, prop, antialiased: bool, load_glyph_fla
 
 def _shared_parse_cached(self, s, dpi, prop, antialiased, load_glyph_flags):
     """``MathTextParser._parse_cached`` with one cache for all the parsers of vector output."""
-    if self._output_type == "vector":
-        return _vector_parse(s, dpi, prop, antialiased, load_glyph_flags)
     assert _MATPLOTLIB_PARSE is not None
-    return _MATPLOTLIB_PARSE(self, s, dpi, prop, antialiased, load_glyph_flags)  # raster: matplotlib's own
+    if self._output_type != "vector":  # matplotlib's own cache (matplotlib 3.11 parses math as vectors for
+        return _MATPLOTLIB_PARSE(self, s, dpi, prop, antialiased, load_glyph_flags)  # SVG, PNG and PDF alike)
+    rc = tuple((key, str(mpl.rcParams[key])) for key in _MATH_RC_KEYS)
+    return _vector_parse(s, dpi, prop, antialiased, load_glyph_flags, rc, threading.get_ident())
 
 
 #: matplotlib's ``MathTextParser._parse_cached`` (cached per parser), once :func:`_share_mathtext_parses` ran.
 _MATPLOTLIB_PARSE: Any = None
+#: The settings a math-text parse reads (fonts and math fonts), part of the shared cache's key.
+_MATH_RC_KEYS: tuple[str, ...] = ()
 
 
 def _share_mathtext_parses() -> None:
@@ -212,18 +220,20 @@ def _share_mathtext_parses() -> None:
 
     matplotlib caches parses per ``MathTextParser``, and every renderer has its own parser; an SVG save
     makes two renderers (layout, then drawing), so each math text was parsed again at every save: about
-    a quarter of the drawing time of a chapter's figures. A parse is a function of its arguments alone
-    (text, dpi, font properties, antialiasing, glyph flags), so vector parses share one cache here. The
-    files are byte for byte those of matplotlib's own caching (``tests/test_plotting.py``). A no-op if
-    matplotlib's private method is not the cached function this expects.
+    a quarter of the drawing time of a chapter's figures. A parse depends on its arguments (text, dpi,
+    font properties, antialiasing, glyph flags) and on the ``mathtext.*`` and ``font.*`` settings, so
+    vector parses share one cache keyed on all of these (and on the thread: matplotlib's font objects are
+    per thread). The files are byte for byte those of matplotlib's own caching (``tests/test_plotting.py``).
+    A no-op if matplotlib's private method is not the cached function this expects.
     """
-    global _MATPLOTLIB_PARSE
+    global _MATPLOTLIB_PARSE, _MATH_RC_KEYS
     from matplotlib.mathtext import MathTextParser
 
     current = MathTextParser.__dict__.get("_parse_cached")
     if _MATPLOTLIB_PARSE is not None or not hasattr(current, "__wrapped__"):
         return
     _MATPLOTLIB_PARSE = current
+    _MATH_RC_KEYS = tuple(sorted(key for key in mpl.rcParams if key.startswith(("mathtext.", "font."))))
     MathTextParser._parse_cached = _shared_parse_cached
 
 

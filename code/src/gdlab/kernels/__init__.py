@@ -30,14 +30,17 @@ The compiled code is cached on disk (``cache=True``): numba writes it next to th
 directory), so a checkout compiles once and every later process loads the kernels in under half a second.
 Each model kind has its own compiled sweep (``_compiled._run_block`` is specialised on the literal
 kind), so the first deep-scalar sweep compiles only the deep-scalar code: about 3 s on the 2-core
-reference machine, and about 2 s more per set of LinearNetwork widths. ``engine="auto"`` loads a kernel once the process's sweeps are large
-enough to pay for that second (``descent.AUTO_KERNEL_WORK``, ``descent.AUTO_KERNEL_WORK_WARM``).
+reference machine, and about 2 s more per set of LinearNetwork widths. ``engine="auto"`` loads a kernel
+once the process's sweeps are large enough to pay for loading it (``descent.AUTO_KERNEL_WORK``,
+``descent.AUTO_KERNEL_WORK_WARM``).
 """
 from __future__ import annotations
 
 import importlib.util
 
 import numpy as np
+
+from ._blocks import run_blocks
 
 __all__ = ["auto_ok", "available", "block_stats", "kind_of", "loaded", "pack", "run_blocks", "run_chunk", "sweep_block_arrays"]
 
@@ -176,41 +179,6 @@ def loaded(objective: object) -> bool:
     return _key(kind, pack(objective)[1]) in _LOADED
 
 
-def run_blocks(run_block, count: int, block: int, block_thread: np.ndarray, block_work: np.ndarray, *args) -> None:
-    """The blocks of a chunk of ``count`` runs on ``numba.get_num_threads()`` threads, dealt as threads free up.
-
-    Block ``b`` of the ``nb = ceil(count / block)`` blocks holds the runs ``b, b + nb, b + 2 nb, ...`` of the
-    chunk (interleaved, so every block mixes step sizes and the threads get equal work);
-    ``block_work[b] = run_block(b, nb, *args)`` (the run-steps it computed) and ``block_thread[b]`` is the
-    index of the thread that ran it. ``run_block`` is compiled with ``nogil=True``, so the threads run in
-    parallel; the blocks write disjoint columns of the outputs. Plain Python threads rather than
-    ``numba.prange``: numba compiled the parallel loop as a second copy of the whole block code, half of
-    a kernel's first compile.
-    """
-    import itertools
-    import threading
-    from concurrent.futures import ThreadPoolExecutor
-
-    import numba
-
-    nb = (count + block - 1) // block
-    threads = min(numba.get_num_threads(), nb)
-    numbers, local = itertools.count(), threading.local()
-
-    def one(b: int) -> None:
-        if not hasattr(local, "number"):
-            local.number = next(numbers)
-        block_thread[b] = local.number
-        block_work[b] = run_block(b, nb, *args)
-
-    if threads <= 1:
-        for b in range(nb):
-            one(b)
-        return
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        list(pool.map(one, range(nb)))
-
-
 def run_chunk(kind, ip, fp, n_scratch, init_T, etas, n_init, lo, count, steps, tail, check_every, blowup, keep_last,
               retire, block):
     """Run ``count`` runs from flat index ``lo`` with the compiled kernel; returns chunk-local outputs.
@@ -246,8 +214,8 @@ def block_stats(objective, step_sizes, inits, steps: int, *, retire: bool = True
     """``(thread, run_steps)`` per block of a compiled sweep: which thread ran each block and how
     many run-steps it computed (for checking that all cores are used and that retirement saves work)."""
     kind, ip, fp, ns = pack(objective)
-    etas = np.ascontiguousarray(step_sizes, dtype=np.float64)
-    init_T = np.ascontiguousarray(np.asarray(inits, dtype=np.float64).T)
+    etas = np.array(step_sizes, dtype=np.float64, order="C")
+    init_T = np.array(np.asarray(inits, dtype=np.float64).T, order="C")
     total = etas.size * init_T.shape[1]
     block = default_block(objective.n_params, ns) if block is None else block
     out = run_chunk(kind, ip, fp, ns, init_T, etas, init_T.shape[1], 0, total, steps, 1, check_every, 1e8, 0,
@@ -266,10 +234,11 @@ def sweep_block_arrays(objective, etas, inits, steps, tail, check_every, blowup,
     client is given); with ``client`` (a ``dask.distributed.Client``) each chunk is one task on the
     cluster; ``bar`` (tqdm) advances by ``chunk * steps`` after each chunk.
     """
-    etas = np.ascontiguousarray(etas, dtype=np.float64)
+    # fresh writable C arrays: the kernels' one signature (a read-only view would compile another)
+    etas = np.array(etas, dtype=np.float64, order="C")
     n_eta, n_init, n = etas.size, inits.shape[0], objective.n_params
     total = n_eta * n_init
-    init_T = np.ascontiguousarray(inits.T, dtype=np.float64)
+    init_T = np.array(inits.T, dtype=np.float64, order="C")
     if engine == "numba":
         kind, ip, fp, n_scratch = pack(objective)
         block = default_block(n, n_scratch)

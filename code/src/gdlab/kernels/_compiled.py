@@ -7,6 +7,8 @@ import numpy as np
 from numba import literally, njit
 from numba.extending import overload
 
+from ._blocks import run_blocks
+
 
 # ------------------------------------------------------------------------------------------
 # gradients on a block, run-major: w[param, run] for runs 0..m-1
@@ -309,7 +311,7 @@ def _grad(kind, w, g, m, ip, fp, s):
 
 @overload(_grad)
 def _grad_of_kind(kind, w, g, m, ip, fp, s):
-    """Compile only the gradient of ``kind`` when it is a literal, as :func:`sweep_kernel` makes it.
+    """Compile only the gradient of ``kind`` when it is a literal, as ``_run_block`` makes it.
 
     A branch on a run-time ``kind`` would compile all three gradients wherever a sweep kernel is first
     needed: about 20 s of the cold compile, when chapter 3 needs only the deep scalar one.
@@ -322,7 +324,7 @@ def _grad_of_kind(kind, w, g, m, ip, fp, s):
     if value == 2:
         return lambda kind, w, g, m, ip, fp, s: _grad_mlp(w, g, m, ip, fp, s)
 
-    return None  # not a literal: no implementation (sweep_kernel's literally() then retypes with one)
+    return None  # not a literal: no implementation (_run_block's literally() then retypes with one)
 
 # ------------------------------------------------------------------------------------------
 # the sweep driver
@@ -331,23 +333,26 @@ def sweep_kernel(kind, ip, fp, n_scratch, init_T, etas, n_init, lo, count, steps
                  keep_last, retire, block, final, last, norm_sum, diverged, block_thread, block_work):
     """Runs ``lo .. lo + count - 1`` of the flat grid (run ``k`` = step ``k // n_init``, init ``k % n_init``).
 
-    Outputs are local to the chunk (column ``k - lo``). The blocks of ``block`` runs go to the threads of
-    :func:`gdlab.kernels.run_blocks`; each runs in the compiled ``_run_block``.
+    Outputs are local to the chunk (column ``k - lo``). Block ``b`` of the ``nb`` blocks holds the runs
+    ``b, b + nb, b + 2 nb, ...`` of the chunk (interleaved, so every block mixes step sizes and the threads
+    get equal work); each runs in the compiled ``_run_block``, on the threads of :func:`run_blocks`.
     """
-    from . import run_blocks
-
     args = (kind, ip, fp, n_scratch, init_T, etas, n_init, lo, count, steps, tail, check_every, blowup, keep_last,
             retire, final, last, norm_sum, diverged)
-    run_blocks(_block_function(args), count, block, block_thread, block_work, *args)
+    run_blocks(_block_function(args), (count + block - 1) // block, block_thread, block_work, *args)
 
 
 def _block_function(args: tuple):
-    """``_run_block`` for ``(b, nb, *args)`` with the model kind ``args[0]`` a literal: its compiled entry point,
-    compiled or loaded from the disk cache on first use.
+    """``_run_block`` for ``(b, nb, *args)`` with the model kind ``args[0]`` a literal: its compiled entry point
+    for exactly the types of ``args``, compiled or loaded from the disk cache on first use.
 
-    Called directly rather than through numba's dispatcher, which tries the non-literal kind first at
-    every call (about 0.2 s a call, once per block).
+    Called directly rather than through numba's dispatcher, which tries the non-literal kind first at every
+    call (about 0.2 s a call, once per block). The entry point does not check its arguments, so it is
+    looked up from the very arguments it is then called with, at every sweep, and never kept. Under
+    ``NUMBA_DISABLE_JIT=1`` this is the Python function itself.
     """
+    if not hasattr(_run_block, "compile"):  # NUMBA_DISABLE_JIT: plain Python
+        return _run_block
     from numba import typeof, types
 
     sig = (types.int64, types.int64, types.literal(args[0])) + tuple(typeof(a) for a in args[1:])
