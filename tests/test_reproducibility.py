@@ -60,7 +60,9 @@ def chapter_sources() -> list[pathlib.Path]:
 
 
 def package_sources() -> list[pathlib.Path]:
-    return sorted((ROOT / "code" / "src" / "gdlab").rglob("*.py"))
+    """The package's source files (not the kernel modules that ``gdlab.kernels._linear`` generates into
+    ``__pycache__`` from its template, a source file itself; old versions of them accumulate there)."""
+    return sorted(p for p in (ROOT / "code" / "src" / "gdlab").rglob("*.py") if "__pycache__" not in p.parts)
 
 
 @pytest.mark.parametrize("path", chapter_sources(), ids=lambda p: p.name)
