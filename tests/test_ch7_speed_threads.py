@@ -15,6 +15,12 @@ def _net(bias: bool = False) -> MLP:
     return MLP(X, Y, (10, 8, 8, 1), "tanh", bias=bias)
 
 
+@pytest.fixture(autouse=True)
+def _split_small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The networks here are tiny (below MIN_WORK_PER_THREAD): let them be split anyway, to test the threads."""
+    monkeypatch.setattr(threaded_runs, "MIN_WORK_PER_THREAD", 1)
+
+
 def _same(a: descent.Trajectory, b: descent.Trajectory) -> None:
     np.testing.assert_array_equal(a.steps, b.steps)
     for name in ("loss", "grad_norm", "params", "diverged"):
@@ -88,3 +94,25 @@ def test_thread_count_reads_gdlab_threads(monkeypatch: pytest.MonkeyPatch) -> No
     parts, blocks = threaded_runs.map_blocks(lambda idx: np.stack([idx, -idx]), 13)
     assert len(blocks) == 2
     np.testing.assert_array_equal(threaded_runs.join_blocks(parts, blocks, axis=1), np.stack([np.arange(13), -np.arange(13)]))
+
+
+def test_threads_only_for_enough_work_per_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch is split only when each thread gets MIN_WORK_PER_THREAD of work per step (samples x
+    parameters x runs): chapter 7's synthetic network (16 samples, 784 parameters) stays on one thread
+    with 24 runs, its digits network (32 samples, 3,104 parameters) gets two."""
+    monkeypatch.undo()
+    monkeypatch.setenv("GDLAB_THREADS", "2")
+    rng = np.random.default_rng(35)
+    small = MLP(rng.standard_normal((32, 16)), np.ones((1, 16)), (32, 16, 16, 1))
+    large = MLP(rng.standard_normal((64, 32)), np.ones((1, 32)), (64, 32, 32, 1))
+    assert threaded_runs.work_per_step(small) == 16 * 784 and threaded_runs.work_per_step(large) == 32 * 3104
+    assert len(threaded_runs._blocks(24, threaded_runs.work_per_step(small))) == 1
+    assert len(threaded_runs._blocks(24, threaded_runs.work_per_step(large))) == 2
+    assert len(threaded_runs._blocks(24)) == 2, "without a work estimate only the runs count"
+
+    def no_split(*args, **kwargs):
+        raise AssertionError("a small network's batch was split across threads")
+
+    monkeypatch.setattr(threaded_runs, "map_blocks", no_split)
+    W0 = small.random_params(rng=np.random.default_rng(36), size=(24,))
+    _same(threaded_runs.run(small, W0, 0.01, 5), descent.run(small, W0, 0.01, 5))

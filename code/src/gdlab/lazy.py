@@ -141,7 +141,8 @@ def steps_to_loss(
     flat, eta = w.reshape(total, p), descent._step_sizes_for_batch(step_size, batch).reshape(total)
     # the runs dealt to threads (gdlab.threaded_runs), each block compacted on its own
     parts, blocks = threaded_runs.map_blocks(
-        lambda idx: _steps_to_loss_compacted(objective, flat[idx], eta[idx], level, max_steps, blowup, every), total)
+        lambda idx: _steps_to_loss_compacted(objective, flat[idx], eta[idx], level, max_steps, blowup, every), total,
+        threaded_runs.work_per_step(objective))
     return threaded_runs.join_blocks(parts, blocks).reshape(batch)
 
 

@@ -8,8 +8,10 @@ floating-point operations it performs in one batched call, so the joined traject
 :func:`gdlab.descent.run`'s.
 
 :func:`thread_count` is ``GDLAB_THREADS`` if set, else the number of CPUs this process may use
-(``GDLAB_THREADS=1`` turns the threads off). On a busy machine the threads save little and cost some
-CPU time; the results never depend on them.
+(``GDLAB_THREADS=1`` turns the threads off). A batch is split only when each thread gets enough work
+per step (:data:`MIN_WORK_PER_THREAD`): a step of a small network is many small numpy calls, which
+threads slow down. On a busy machine the threads save little and cost some CPU time; the results never
+depend on them.
 """
 from __future__ import annotations
 
@@ -24,13 +26,18 @@ from numpy.typing import ArrayLike, NDArray
 from . import _checks, descent
 from .objectives import Objective
 
-__all__ = ["join_blocks", "map_blocks", "run", "thread_count"]
+__all__ = ["join_blocks", "map_blocks", "run", "thread_count", "work_per_step"]
 
 Array = NDArray[np.float64]
 _T = TypeVar("_T")
 
 #: Fewest runs in a block: below this a thread's share of the work does not pay for its overhead.
 MIN_RUNS_PER_THREAD = 6
+#: Least work per thread and step (:func:`work_per_step` times the runs of a block) for a second thread to
+#: pay: a step is many small numpy calls, and below this their hand-offs of the GIL cost more than the
+#: second core gives. Measured on 2 cores with MLPs of 800 to 6,000 parameters: 0.55-0.9x the one-thread
+#: speed at 0.75e5-4e5, about 1x at 5-6e5, 1.2-2x from 8e5 on.
+MIN_WORK_PER_THREAD = 6 * 10**5
 
 
 def thread_count() -> int:
@@ -51,25 +58,42 @@ def thread_count() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _blocks(total: int) -> list[NDArray[np.intp]]:
+def work_per_step(objective: Objective) -> int:
+    """The work of one GD step of one run, in multiply-adds up to a small factor: samples x parameters for
+    a network on data (its forward and backward passes), else the parameters.
+
+    >>> from gdlab.objectives import MLP
+    >>> work_per_step(MLP(np.eye(3), np.ones((1, 3)), (3, 4, 1)))   # 3 samples x 16 parameters
+    48
+    """
+    X = getattr(objective, "X", None)
+    return int(objective.n_params) * (int(X.shape[-1]) if X is not None else 1)
+
+
+def _blocks(total: int, run_work: int = 0) -> list[NDArray[np.intp]]:
     """The run indices of each thread: runs dealt round-robin (``k, k + t, k + 2t, ...``), so that runs of
     different lengths (neighbours in a batch often share a step size) spread evenly; each block has at
-    least :data:`MIN_RUNS_PER_THREAD` runs, and there is one block when the batch is too small."""
+    least :data:`MIN_RUNS_PER_THREAD` runs and, when ``run_work`` (:func:`work_per_step`) is given, at least
+    :data:`MIN_WORK_PER_THREAD` of work per step; one block when the batch is too small."""
     count = max(1, min(thread_count(), total // MIN_RUNS_PER_THREAD))
+    if run_work:
+        count = max(1, min(count, total * run_work // MIN_WORK_PER_THREAD))
     return [np.arange(k, total, count) for k in range(count)]
 
 
-def map_blocks(work: Callable[[NDArray[np.intp]], _T], total: int) -> tuple[list[_T], list[NDArray[np.intp]]]:
+def map_blocks(work: Callable[[NDArray[np.intp]], _T], total: int,
+               run_work: int = 0) -> tuple[list[_T], list[NDArray[np.intp]]]:
     """``[work(block) for block in blocks]`` over the blocks of run indices of ``total`` runs, in threads.
 
-    Returns the results and the blocks (:func:`join_blocks` puts the runs back in order). With one
-    block (one thread, or too few runs) ``work`` runs in the calling thread.
+    ``run_work`` is the work of a step of one run (:func:`work_per_step`; 0: not counted). Returns the
+    results and the blocks (:func:`join_blocks` puts the runs back in order). With one block (one thread,
+    too few runs or too little work) ``work`` runs in the calling thread.
 
     >>> parts, blocks = map_blocks(lambda idx: idx * 10, 4)
     >>> join_blocks(parts, blocks).tolist()
     [0, 10, 20, 30]
     """
-    blocks = _blocks(total)
+    blocks = _blocks(total, run_work)
     if len(blocks) == 1:
         return [work(blocks[0])], blocks
     err = np.geterr()  # numpy's floating-point error state is per thread: the workers get the caller's
@@ -103,7 +127,8 @@ def run(objective: Objective, w0: ArrayLike, step_size: ArrayLike, steps: int, *
     ``w0`` (shape ``(..., n_params)``), ``step_size``, ``steps`` and the keyword ``options`` are those of
     :func:`gdlab.descent.run`. The batch is split only for an objective that computes its runs
     independently (``_runs_independent``) and without ``until_loss`` or sharpness records (a stop or a
-    warm-started eigenvector shared by the batch); otherwise, and for a small batch, this is
+    warm-started eigenvector shared by the batch); otherwise, and for a batch too small to pay for threads
+    (:data:`MIN_RUNS_PER_THREAD`, :data:`MIN_WORK_PER_THREAD`), this is
     :func:`gdlab.descent.run` itself.
 
     >>> from gdlab.objectives import MLP
@@ -116,12 +141,14 @@ def run(objective: Objective, w0: ArrayLike, step_size: ArrayLike, steps: int, *
     w = objective._params(w0, "w0")
     batch, p = w.shape[:-1], w.shape[-1]
     total = int(np.prod(batch))
+    run_work = work_per_step(objective)
     if (not getattr(objective, "_runs_independent", False) or any(options.get(k) is not None for k in shared)
-            or len(_blocks(total)) == 1):
+            or len(_blocks(total, run_work)) == 1):
         return descent.run(objective, w, step_size, steps, **options)
     eta = descent._step_sizes_for_batch(step_size, batch).reshape(total)
     flat = w.reshape(total, p)
-    parts, blocks = map_blocks(lambda idx: descent.run(objective, flat[idx], eta[idx], steps, **options), total)
+    parts, blocks = map_blocks(lambda idx: descent.run(objective, flat[idx], eta[idx], steps, **options), total,
+                               run_work)
 
     def join(name: str, tail: tuple[int, ...] = ()) -> NDArray[Any]:
         """The blocks' records of ``name`` in the batch's order and shape."""
