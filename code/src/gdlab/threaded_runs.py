@@ -9,7 +9,7 @@ floating-point operations it performs in one batched call, so the joined traject
 
 :func:`thread_count` is ``GDLAB_THREADS`` if set, else the number of CPUs this process may use
 (``GDLAB_THREADS=1`` turns the threads off). A batch is split only when each thread gets enough work
-per step (:data:`MIN_WORK_PER_THREAD`): a step of a small network is many small numpy calls, which
+per step (``MIN_WORK_PER_THREAD``): a step of a small network is many small numpy calls, which
 threads slow down. On a busy machine the threads save little and cost some CPU time; the results never
 depend on them.
 """
@@ -128,7 +128,7 @@ def run(objective: Objective, w0: ArrayLike, step_size: ArrayLike, steps: int, *
     :func:`gdlab.descent.run`. The batch is split only for an objective that computes its runs
     independently (``_runs_independent``) and without ``until_loss`` or sharpness records (a stop or a
     warm-started eigenvector shared by the batch); otherwise, and for a batch too small to pay for threads
-    (:data:`MIN_RUNS_PER_THREAD`, :data:`MIN_WORK_PER_THREAD`), this is
+    (``MIN_RUNS_PER_THREAD``, ``MIN_WORK_PER_THREAD``), this is
     :func:`gdlab.descent.run` itself.
 
     >>> from gdlab.objectives import MLP
