@@ -201,10 +201,11 @@ def _vector_parse(text: str, dpi: float, prop, antialiased: bool, load_glyph_fla
 
 
 def _shared_parse_cached(self, s, dpi, prop, antialiased, load_glyph_flags):
-    """``MathTextParser._parse_cached`` with one cache for all the parsers of vector output."""
+    """``MathTextParser._parse_cached`` with one cache for all the parsers of vector output (matplotlib 3.11
+    parses math as vectors for SVG, PNG and PDF alike); raster output keeps matplotlib's own cache."""
     assert _MATPLOTLIB_PARSE is not None
-    if self._output_type != "vector":  # matplotlib's own cache (matplotlib 3.11 parses math as vectors for
-        return _MATPLOTLIB_PARSE(self, s, dpi, prop, antialiased, load_glyph_flags)  # SVG, PNG and PDF alike)
+    if self._output_type != "vector":
+        return _MATPLOTLIB_PARSE(self, s, dpi, prop, antialiased, load_glyph_flags)
     rc = tuple((key, str(mpl.rcParams[key])) for key in _MATH_RC_KEYS)
     return _vector_parse(s, dpi, prop, antialiased, load_glyph_flags, rc, threading.get_ident())
 
