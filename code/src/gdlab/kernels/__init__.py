@@ -209,13 +209,20 @@ def run_chunk(kind, ip, fp, n_scratch, init_T, etas, n_init, lo, count, steps, t
     return final, last, norm_sum, diverged, block_thread, block_work
 
 
+def _kernel_inputs(step_sizes, inits) -> tuple[np.ndarray, np.ndarray]:
+    """``(etas, init_T)``: the step sizes and the starts transposed to ``(n_params, n_init)``, as fresh
+    writable C-ordered float64 arrays, the kernels' one signature (a read-only view would compile another)."""
+    etas = np.array(step_sizes, dtype=np.float64, order="C")
+    init_T = np.array(np.asarray(inits, dtype=np.float64).T, order="C")
+    return etas, init_T
+
+
 def block_stats(objective, step_sizes, inits, steps: int, *, retire: bool = True, block: int | None = None,
                 check_every: int = 100) -> tuple[np.ndarray, np.ndarray]:
     """``(thread, run_steps)`` per block of a compiled sweep: which thread ran each block and how
     many run-steps it computed (for checking that all cores are used and that retirement saves work)."""
     kind, ip, fp, ns = pack(objective)
-    etas = np.array(step_sizes, dtype=np.float64, order="C")
-    init_T = np.array(np.asarray(inits, dtype=np.float64).T, order="C")
+    etas, init_T = _kernel_inputs(step_sizes, inits)
     total = etas.size * init_T.shape[1]
     block = default_block(objective.n_params, ns) if block is None else block
     out = run_chunk(kind, ip, fp, ns, init_T, etas, init_T.shape[1], 0, total, steps, 1, check_every, 1e8, 0,
@@ -234,11 +241,9 @@ def sweep_block_arrays(objective, etas, inits, steps, tail, check_every, blowup,
     client is given); with ``client`` (a ``dask.distributed.Client``) each chunk is one task on the
     cluster; ``bar`` (tqdm) advances by ``chunk * steps`` after each chunk.
     """
-    # fresh writable C arrays: the kernels' one signature (a read-only view would compile another)
-    etas = np.array(etas, dtype=np.float64, order="C")
+    etas, init_T = _kernel_inputs(etas, inits)
     n_eta, n_init, n = etas.size, inits.shape[0], objective.n_params
     total = n_eta * n_init
-    init_T = np.array(inits.T, dtype=np.float64, order="C")
     if engine == "numba":
         kind, ip, fp, n_scratch = pack(objective)
         block = default_block(n, n_scratch)
