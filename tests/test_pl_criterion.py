@@ -256,3 +256,69 @@ def test_blockwise_evaluation_is_bit_for_bit(monkeypatch: pytest.MonkeyPatch, bl
     np.testing.assert_array_equal(f, whole[0]); np.testing.assert_array_equal(g2, whole[1])
     np.testing.assert_array_equal(pl.pl_ratio(net, pts), whole[1] / whole[0])
     assert pts.shape == (9, 3, net.n_params) and f.shape == (9, 3)
+
+
+# --------------------------------------------------------------------------- threads and refine_above
+
+
+def _mlp_and_centres(n_centres: int = 14) -> tuple[MLP, np.ndarray]:
+    rng = np.random.default_rng(21)
+    X = data.linearly_independent_inputs(9, 7, rng=rng); Y = rng.choice([-1.0, 1.0], size=(1, 7))
+    net = MLP(X, Y, (9, 6, 6, 1), "tanh")
+    return net, net.random_params(rng=rng, size=(2, n_centres // 2))
+
+
+@pytest.mark.parametrize("threads", ["2", "3"])
+def test_estimate_alpha_and_hessian_norm_in_threads_are_bit_for_bit(monkeypatch: pytest.MonkeyPatch,
+                                                                    threads: str) -> None:
+    """estimate_alpha and hessian_norm deal the centres of an MLP to threads (gdlab.threaded_runs.map_runs):
+    every returned array equals the one-thread computation bit for bit, in the batch's shape."""
+    from gdlab import threaded_runs
+    net, W = _mlp_and_centres()
+    monkeypatch.setattr(threaded_runs, "MIN_RUNS_PER_THREAD", 2)
+    monkeypatch.setattr(threaded_runs, "MIN_WORK_PER_THREAD", 1)  # tiny network: split it anyway
+    results = {}
+    for n in ("1", threads):
+        monkeypatch.setenv("GDLAB_THREADS", n)
+        split = len(threaded_runs._blocks(W.shape[0] * W.shape[1], 1))
+        assert split == (1 if n == "1" else int(threads)), split
+        est = pl.estimate_alpha(net, W, 0.4, np.random.default_rng(2), n_samples=24, n_refine=3, refine_steps=6)
+        results[n] = (est, pl.hessian_norm(net, W, np.random.default_rng(3), iters=80))
+    (e1, h1), (e2, h2) = results["1"], results[threads]
+    for name in ("alpha", "argmin", "sampled", "at_center"):
+        np.testing.assert_array_equal(getattr(e2, name), getattr(e1, name), err_msg=name)
+    np.testing.assert_array_equal(h2, h1)
+    assert e2.alpha.shape == (2, 7) and e2.argmin.shape == (2, 7, net.n_params) and h2.shape == (2, 7)
+    assert np.all(e1.alpha < e1.sampled)  # the refinement ran (and lowered every estimate)
+
+
+def test_refine_above_decides_the_radius_condition_as_full_refinement() -> None:
+    """refine_above refines only the centres above the level: alpha > level comes out as with every centre
+    refined; those centres get the same estimate bit for bit, the others keep their sampled one (not lower)."""
+    net, W = _mlp_and_centres()
+    opts = dict(n_samples=24, n_refine=3, refine_steps=6)
+    full = pl.estimate_alpha(net, W, 0.4, np.random.default_rng(2), **opts)
+    before = np.minimum(full.sampled, full.at_center)
+    level = np.median(before) * np.ones(W.shape[:-1])  # about half the centres are above it
+    part = pl.estimate_alpha(net, W, 0.4, np.random.default_rng(2), refine_above=level, **opts)
+    refined = before > level
+    assert 0 < refined.sum() < refined.size
+    np.testing.assert_array_equal(part.alpha > level, full.alpha > level)
+    np.testing.assert_array_equal(part.alpha[refined], full.alpha[refined])
+    np.testing.assert_array_equal(part.argmin[refined], full.argmin[refined])
+    np.testing.assert_array_equal(part.alpha[~refined], before[~refined])
+    assert np.all(part.alpha[~refined] > full.alpha[~refined])  # the refinement would have lowered them
+    np.testing.assert_array_equal(part.sampled, full.sampled)
+    # a scalar level broadcasts; +inf refines nothing, -inf everything
+    none = pl.estimate_alpha(net, W, 0.4, np.random.default_rng(2), refine_above=np.inf, **opts)
+    np.testing.assert_array_equal(none.alpha, before)
+    every = pl.estimate_alpha(net, W, 0.4, np.random.default_rng(2), refine_above=-np.inf, **opts)
+    np.testing.assert_array_equal(every.alpha, full.alpha)
+
+
+def test_refine_above_rejects_a_bad_level() -> None:
+    net, W = _mlp_and_centres()
+    with pytest.raises(ValueError, match="refine_above"):
+        pl.estimate_alpha(net, W, 0.4, np.random.default_rng(2), refine_above=np.ones(3))
+    with pytest.raises(ValueError, match="refine_above"):
+        pl.estimate_alpha(net, W, 0.4, np.random.default_rng(2), refine_above=np.nan)

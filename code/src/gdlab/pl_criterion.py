@@ -35,12 +35,14 @@ not available to the authors); see chapter 6.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from . import _checks
+from . import _checks, threaded_runs
 from .curvature import plain_power_iteration
 from .objectives import Objective
 
@@ -168,6 +170,56 @@ def _project(w: Array, center: Array, radius: float) -> Array:
     return center + d * scale
 
 
+def _over_runs(objective: Objective, work: Callable[[Any], tuple[Array, ...]], total: int,
+               points_per_run: int = 1) -> tuple[Array, ...]:
+    """``work(slice(None))``: for an objective that computes each point on its own (``_runs_independent``:
+    :class:`~gdlab.objectives.MLP`), with the runs (centres, starts) dealt to threads
+    (:func:`gdlab.threaded_runs.map_runs`; the same arrays bit for bit); ``points_per_run`` is the number of
+    points of one run in each of ``work``'s evaluations."""
+    if not getattr(objective, "_runs_independent", False):
+        return work(slice(None))
+    return threaded_runs.map_runs(work, total, points_per_run * threaded_runs.work_per_step(objective))
+
+
+def _estimate_centres(objective: Objective, c: Array, pts: Array, radius: float, k: int, refine_steps: int,
+                      loss_floor: float, level: Array) -> tuple[Array, Array, Array, Array]:
+    """:func:`estimate_alpha`'s ``(at_center, sampled, alpha, argmin)`` for centres ``c`` ``(B, p)`` and their
+    sampled points ``pts`` ``(S, B, p)``, refining the centres whose estimate is above ``level`` ``(B,)``;
+    every centre's values depend on its own points only."""
+    at_center = pl_ratio(objective, c, loss_floor)
+    ratio = pl_ratio(objective, pts, loss_floor)  # (S, B)
+    ratio_key = np.where(np.isnan(ratio), np.inf, ratio)
+    sampled = ratio_key.min(axis=0)
+    center_key = np.where(np.isnan(at_center), np.inf, at_center)
+    best = np.minimum(sampled, center_key)
+    best_pt = np.where((center_key <= sampled)[:, None], c, np.take_along_axis(pts, ratio_key.argmin(axis=0)[None, :, None], 0)[0])
+    todo = np.flatnonzero(best > level)
+    if k > 0 and todo.size:
+        if todo.size < len(c):  # the others are decided: refining only lowers an estimate
+            c, pts, ratio_key = c[todo], pts[:, todo], ratio_key[:, todo]
+        idx = np.argsort(ratio_key, axis=0)[:k]  # (k, B)
+        w = np.take_along_axis(pts, idx[..., None], axis=0)  # (k, B, p)
+        phi, dphi = _log_ratio_and_grad(objective, w, loss_floor)
+        step = np.full(phi.shape, radius / 4.0)
+        for _ in range(refine_steps):
+            norm = np.linalg.norm(dphi, axis=-1, keepdims=True)
+            direction = np.where(norm > 0, dphi / np.where(norm > 0, norm, 1.0), 0.0)
+            trial = _project(w - step[..., None] * direction, c, radius)
+            phi_t, dphi_t = _log_ratio_and_grad(objective, trial, loss_floor)
+            accept = phi_t < phi
+            w = np.where(accept[..., None], trial, w)
+            phi = np.where(accept, phi_t, phi)
+            dphi = np.where(accept[..., None], dphi_t, dphi)
+            step = np.where(accept, step * 1.5, step * 0.5)
+        refined = np.exp(phi)  # exp(inf) = inf marks "no valid point"; exp(-inf) = 0 a critical point
+        j = refined.argmin(axis=0)
+        r_best = np.take_along_axis(refined, j[None], 0)[0]
+        better = r_best < best[todo]
+        best[todo] = np.where(better, r_best, best[todo])
+        best_pt[todo] = np.where(better[:, None], np.take_along_axis(w, j[None, :, None], 0)[0], best_pt[todo])
+    return at_center, sampled, best, best_pt
+
+
 @dataclass(frozen=True)
 class AlphaEstimate:
     """Estimate of the local PL constant :math:`\\alpha(x_0, r)` (see :func:`estimate_alpha`).
@@ -199,6 +251,7 @@ def estimate_alpha(
     n_refine: int = 8,
     refine_steps: int = 60,
     loss_floor: float = 1e-14,
+    refine_above: ArrayLike | None = None,
 ) -> AlphaEstimate:
     r"""Estimate :math:`\alpha(x_0, r) = \inf_{x \in B(x_0, r),\, f(x) \ne 0} \|\nabla f(x)\|^2 / f(x)`.
 
@@ -211,10 +264,20 @@ def estimate_alpha(
        and a per-point step that grows by 1.5 on success and halves on failure.
     3. Return the smallest ratio met.
 
+    ``refine_above`` (a level per centre, broadcast to the batch) restricts step 2 to the centres whose
+    estimate after step 1 is above the level; the others keep that estimate. Since refining can only
+    lower an estimate, ``alpha > refine_above`` comes out the same as with every centre refined: pass
+    ``4 * f(x0) / radius**2`` to decide the radius condition :math:`4f(x_0) < r^2\hat\alpha` at the cost
+    of refining only the centres that pass it on their samples.
+
     The result is the ratio at a point of the closed ball, so it is **an upper bound on the true
     infimum** (the infimum over the open ball equals that over the closed ball minus the zero set,
     by continuity of the ratio where :math:`f > 0`).  It is not a certificate: a narrow dip of the
     ratio that no sample lands near is missed.  Points with :math:`f \le` ``loss_floor`` are skipped.
+
+    The points are drawn first, from ``rng`` alone; the centres of an objective that computes each point
+    on its own (:class:`~gdlab.objectives.MLP`) are then dealt to threads
+    (:func:`gdlab.threaded_runs.map_runs`), with the same result bit for bit.
 
     >>> from gdlab.objectives import Quadratic
     >>> est = estimate_alpha(Quadratic(np.diag([1.0, 4.0])), np.array([0.3, 0.3]), 0.5,
@@ -233,37 +296,24 @@ def estimate_alpha(
     refine_steps = _checks.positive_int(refine_steps, "refine_steps", minimum=0)
     batch, p = x0.shape[:-1], x0.shape[-1]
     c = x0.reshape(-1, p)  # (B, p)
+    k = min(n_refine, n_samples) if refine_steps > 0 else 0
+    level = np.full(len(c), -np.inf)  # refine every centre
+    if refine_above is not None:
+        above = np.asarray(refine_above, dtype=np.float64)
+        try:
+            level = np.broadcast_to(above, batch).reshape(-1)
+        except ValueError:
+            raise ValueError(f"refine_above must broadcast to the batch of centres {batch}, got shape {above.shape}") from None
+        if np.isnan(level).any():
+            raise ValueError("refine_above must not contain NaN")
     with np.errstate(all="ignore"):
-        at_center = pl_ratio(objective, c, loss_floor)
-        pts = sample_ball(c, radius, n_samples, rng)  # (S, B, p)
-        ratio = pl_ratio(objective, pts, loss_floor)  # (S, B)
-        ratio_key = np.where(np.isnan(ratio), np.inf, ratio)
-        sampled = ratio_key.min(axis=0)
-        center_key = np.where(np.isnan(at_center), np.inf, at_center)
-        best = np.minimum(sampled, center_key)
-        best_pt = np.where((center_key <= sampled)[:, None], c, np.take_along_axis(pts, ratio_key.argmin(axis=0)[None, :, None], 0)[0])
-        k = min(n_refine, n_samples)
-        if k > 0 and refine_steps > 0:
-            idx = np.argsort(ratio_key, axis=0)[:k]  # (k, B)
-            w = np.take_along_axis(pts, idx[..., None], axis=0)  # (k, B, p)
-            phi, dphi = _log_ratio_and_grad(objective, w, loss_floor)
-            step = np.full(phi.shape, radius / 4.0)
-            for _ in range(refine_steps):
-                norm = np.linalg.norm(dphi, axis=-1, keepdims=True)
-                direction = np.where(norm > 0, dphi / np.where(norm > 0, norm, 1.0), 0.0)
-                trial = _project(w - step[..., None] * direction, c, radius)
-                phi_t, dphi_t = _log_ratio_and_grad(objective, trial, loss_floor)
-                accept = phi_t < phi
-                w = np.where(accept[..., None], trial, w)
-                phi = np.where(accept, phi_t, phi)
-                dphi = np.where(accept[..., None], dphi_t, dphi)
-                step = np.where(accept, step * 1.5, step * 0.5)
-            refined = np.exp(phi)  # exp(inf) = inf marks "no valid point"; exp(-inf) = 0 a critical point
-            j = refined.argmin(axis=0)
-            r_best = np.take_along_axis(refined, j[None], 0)[0]
-            better = r_best < best
-            best = np.where(better, r_best, best)
-            best_pt = np.where(better[:, None], np.take_along_axis(w, j[None, :, None], 0)[0], best_pt)
+        pts = sample_ball(c, radius, n_samples, rng)  # (S, B, p): every draw, before any thread starts
+
+        def centres(sel: slice | NDArray[np.intp]) -> tuple[Array, Array, Array, Array]:
+            return _estimate_centres(objective, c[sel], pts[:, sel], radius, k, refine_steps, loss_floor, level[sel])
+
+        # the points of one centre are evaluated together: (k or S) points per call
+        at_center, sampled, best, best_pt = _over_runs(objective, centres, len(c), k or n_samples)
     return AlphaEstimate(
         alpha=best.reshape(batch),
         argmin=best_pt.reshape(batch + (p,)),
@@ -311,7 +361,8 @@ def hessian_norm(objective: Objective, w: ArrayLike, rng: RngLike = None, iters:
 
     Dense ``eigvalsh`` for at most 64 parameters, otherwise ``iters`` steps of power iteration on
     HVPs from a seeded random start (power iteration converges to the eigenvalue of largest modulus;
-    the Rayleigh-quotient estimate is a lower bound that tightens with ``iters``).
+    the Rayleigh-quotient estimate is a lower bound that tightens with ``iters``). The points of an
+    :class:`~gdlab.objectives.MLP` are dealt to threads, with the same result bit for bit.
 
     >>> from gdlab.objectives import Quadratic
     >>> float(hessian_norm(Quadratic(np.diag([1.0, -3.0])), np.zeros(2), np.random.default_rng(0)))
@@ -327,9 +378,14 @@ def hessian_norm(objective: Objective, w: ArrayLike, rng: RngLike = None, iters:
         return np.where(ok, np.maximum(np.abs(ev[..., 0]), np.abs(ev[..., -1])), np.nan)
     v = rng.standard_normal(w.shape)
     v /= np.linalg.norm(v, axis=-1, keepdims=True)
+    batch, p = w.shape[:-1], w.shape[-1]
+    w_flat, v_flat = w.reshape(-1, p), v.reshape(-1, p)
+
+    def power(sel: slice | NDArray[np.intp]) -> tuple[Array]:
+        return (plain_power_iteration(objective, w_flat[sel], v_flat[sel], iters)[0],)
+
     with np.errstate(all="ignore"):
-        lam, _, _ = plain_power_iteration(objective, w, v, iters)
-    return lam
+        return _over_runs(objective, power, len(w_flat))[0].reshape(batch)
 
 
 def estimate_smoothness(

@@ -7,6 +7,9 @@ block with :func:`gdlab.descent.run`, and the trajectories are joined in the bat
 floating-point operations it performs in one batched call, so the joined trajectory equals
 :func:`gdlab.descent.run`'s.
 
+:func:`map_runs` does the same for any computation whose runs are independent (the PL estimates and
+Hessian norms of :mod:`gdlab.pl_criterion`).
+
 :func:`thread_count` is ``GDLAB_THREADS`` if set, else the number of CPUs this process may use
 (``GDLAB_THREADS=1`` turns the threads off). A batch is split only when each thread gets enough work
 per step (``MIN_WORK_PER_THREAD``): a step of a small network is many small numpy calls, which
@@ -26,7 +29,7 @@ from numpy.typing import ArrayLike, NDArray
 from . import _checks, descent
 from .objectives import Objective
 
-__all__ = ["join_blocks", "map_blocks", "run", "thread_count", "work_per_step"]
+__all__ = ["join_blocks", "map_blocks", "map_runs", "run", "thread_count", "work_per_step"]
 
 Array = NDArray[np.float64]
 _T = TypeVar("_T")
@@ -81,6 +84,18 @@ def _blocks(total: int, run_work: int = 0) -> list[NDArray[np.intp]]:
     return [np.arange(k, total, count) for k in range(count)]
 
 
+def _in_threads(work: Callable[[NDArray[np.intp]], _T], blocks: list[NDArray[np.intp]]) -> list[_T]:
+    """``[work(block) for block in blocks]``, one thread per block, each under the caller's numpy error state."""
+    err = np.geterr()  # numpy's floating-point error state is per thread: the workers get the caller's
+
+    def task(block: NDArray[np.intp]) -> _T:
+        with np.errstate(**err):
+            return work(block)
+
+    with ThreadPoolExecutor(max_workers=len(blocks)) as pool:
+        return list(pool.map(task, blocks))
+
+
 def map_blocks(work: Callable[[NDArray[np.intp]], _T], total: int,
                run_work: int = 0) -> tuple[list[_T], list[NDArray[np.intp]]]:
     """``[work(block) for block in blocks]`` over the blocks of run indices of ``total`` runs, in threads.
@@ -96,14 +111,25 @@ def map_blocks(work: Callable[[NDArray[np.intp]], _T], total: int,
     blocks = _blocks(total, run_work)
     if len(blocks) == 1:
         return [work(blocks[0])], blocks
-    err = np.geterr()  # numpy's floating-point error state is per thread: the workers get the caller's
+    return _in_threads(work, blocks), blocks
 
-    def task(block: NDArray[np.intp]) -> _T:
-        with np.errstate(**err):
-            return work(block)
 
-    with ThreadPoolExecutor(max_workers=len(blocks)) as pool:
-        return list(pool.map(task, blocks)), blocks
+def map_runs(work: Callable[[Any], tuple[NDArray[Any], ...]], total: int, run_work: int = 0) -> tuple[NDArray[Any], ...]:
+    """The arrays ``work(runs)`` returns (runs along axis 0 of each), for all ``total`` runs, in threads.
+
+    ``work`` gets the index array of a block of runs, or ``slice(None)`` when the runs make one block
+    (one thread, too few runs or too little work: ``run_work`` as in :func:`map_blocks`), and the
+    blocks' arrays are joined in the runs' order. For a computation in which every run is computed on
+    its own, the result is that of ``work(slice(None))`` bit for bit.
+
+    >>> map_runs(lambda runs: (np.arange(8.0)[runs] ** 2,), 8)[0].tolist()
+    [0.0, 1.0, 4.0, 9.0, 16.0, 25.0, 36.0, 49.0]
+    """
+    blocks = _blocks(total, run_work)
+    if len(blocks) == 1:
+        return tuple(work(slice(None)))
+    parts = _in_threads(work, blocks)
+    return tuple(join_blocks([part[i] for part in parts], blocks) for i in range(len(parts[0])))
 
 
 def join_blocks(parts: list[NDArray[Any]], blocks: list[NDArray[np.intp]], axis: int = 0) -> NDArray[Any]:
