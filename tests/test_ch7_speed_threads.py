@@ -72,7 +72,11 @@ def test_threaded_steps_to_loss_equals_descent_run(monkeypatch: pytest.MonkeyPat
     level = 1e-2 * 0.5 * np.sum(net.Y**2)
     ref = descent.run(net, W0, eta, 400, until_loss=level, record_at=[0], keep_params=False,
                       blowup=float(np.finfo(np.float64).max)).reached_at
+    blocks: list[int] = []
+    real = threaded_runs._in_threads
+    monkeypatch.setattr(threaded_runs, "_in_threads", lambda work, b: blocks.append(len(b)) or real(work, b))
     got = lazy.steps_to_loss(net, W0, eta, level, 400)
+    assert blocks == ([] if threads == "1" else [int(threads)])  # the 18 runs dealt to the threads
     np.testing.assert_array_equal(got, ref)
     assert np.isinf(got).sum() >= 2 and np.isfinite(got).sum() >= 6, got
 
@@ -116,3 +120,26 @@ def test_threads_only_for_enough_work_per_step(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(threaded_runs, "map_blocks", no_split)
     W0 = small.random_params(rng=np.random.default_rng(36), size=(24,))
     _same(threaded_runs.run(small, W0, 0.01, 5), descent.run(small, W0, 0.01, 5))
+
+
+def test_map_runs_joins_several_outputs_in_order_under_the_callers_error_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    """map_runs deals 10 runs to 3 threads (round-robin blocks), joins outputs of different trailing shapes
+    in the runs' order, and each worker runs under the caller's numpy error state."""
+    monkeypatch.setenv("GDLAB_THREADS", "3")
+    monkeypatch.setattr(threaded_runs, "MIN_RUNS_PER_THREAD", 2)
+    x = np.arange(10.0)
+    seen: list[dict] = []
+
+    def work(runs):
+        seen.append(np.geterr())
+        assert not isinstance(runs, slice) and len(runs) < 10
+        return x[runs], np.stack([x[runs], -x[runs]], axis=-1), np.full(len(runs), len(runs))
+
+    with np.errstate(all="ignore"):
+        a, b, n = threaded_runs.map_runs(work, 10)
+    np.testing.assert_array_equal(a, x)
+    np.testing.assert_array_equal(b, np.stack([x, -x], axis=-1))
+    assert sorted(set(n.tolist())) == [3, 4] and len(seen) == 3
+    assert all(err == {"divide": "ignore", "over": "ignore", "under": "ignore", "invalid": "ignore"} for err in seen)
+    monkeypatch.setenv("GDLAB_THREADS", "1")  # one block: the whole batch as slice(None), no copy
+    assert threaded_runs.map_runs(lambda runs: (x[runs],), 10)[0].base is x

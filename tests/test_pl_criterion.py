@@ -268,22 +268,35 @@ def _mlp_and_centres(n_centres: int = 14) -> tuple[MLP, np.ndarray]:
     return net, net.random_params(rng=rng, size=(2, n_centres // 2))
 
 
+@pytest.fixture
+def thread_blocks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Tiny networks split anyway; records the number of blocks of every threaded computation."""
+    from gdlab import threaded_runs
+    monkeypatch.setattr(threaded_runs, "MIN_RUNS_PER_THREAD", 2)
+    monkeypatch.setattr(threaded_runs, "MIN_WORK_PER_THREAD", 1)
+    calls: list[int] = []
+    real = threaded_runs._in_threads
+
+    def spy(work, blocks):
+        calls.append(len(blocks))
+        return real(work, blocks)
+
+    monkeypatch.setattr(threaded_runs, "_in_threads", spy)
+    return calls
+
+
 @pytest.mark.parametrize("threads", ["2", "3"])
 def test_estimate_alpha_and_hessian_norm_in_threads_are_bit_for_bit(monkeypatch: pytest.MonkeyPatch,
-                                                                    threads: str) -> None:
+                                                                    thread_blocks: list[int], threads: str) -> None:
     """estimate_alpha and hessian_norm deal the centres of an MLP to threads (gdlab.threaded_runs.map_runs):
     every returned array equals the one-thread computation bit for bit, in the batch's shape."""
-    from gdlab import threaded_runs
     net, W = _mlp_and_centres()
-    monkeypatch.setattr(threaded_runs, "MIN_RUNS_PER_THREAD", 2)
-    monkeypatch.setattr(threaded_runs, "MIN_WORK_PER_THREAD", 1)  # tiny network: split it anyway
     results = {}
     for n in ("1", threads):
         monkeypatch.setenv("GDLAB_THREADS", n)
-        split = len(threaded_runs._blocks(W.shape[0] * W.shape[1], 1))
-        assert split == (1 if n == "1" else int(threads)), split
         est = pl.estimate_alpha(net, W, 0.4, np.random.default_rng(2), n_samples=24, n_refine=3, refine_steps=6)
         results[n] = (est, pl.hessian_norm(net, W, np.random.default_rng(3), iters=80))
+    assert thread_blocks == [int(threads)] * 2  # one threaded call each, and none with one thread
     (e1, h1), (e2, h2) = results["1"], results[threads]
     for name in ("alpha", "argmin", "sampled", "at_center"):
         np.testing.assert_array_equal(getattr(e2, name), getattr(e1, name), err_msg=name)
@@ -292,15 +305,19 @@ def test_estimate_alpha_and_hessian_norm_in_threads_are_bit_for_bit(monkeypatch:
     assert np.all(e1.alpha < e1.sampled)  # the refinement ran (and lowered every estimate)
 
 
-def test_refine_above_decides_the_radius_condition_as_full_refinement() -> None:
+@pytest.mark.parametrize("threads", ["1", "3"])
+def test_refine_above_decides_the_radius_condition_as_full_refinement(monkeypatch: pytest.MonkeyPatch,
+                                                                      thread_blocks: list[int], threads: str) -> None:
     """refine_above refines only the centres above the level: alpha > level comes out as with every centre
     refined; those centres get the same estimate bit for bit, the others keep their sampled one (not lower)."""
+    monkeypatch.setenv("GDLAB_THREADS", threads)
     net, W = _mlp_and_centres()
     opts = dict(n_samples=24, n_refine=3, refine_steps=6)
     full = pl.estimate_alpha(net, W, 0.4, np.random.default_rng(2), **opts)
     before = np.minimum(full.sampled, full.at_center)
     level = np.median(before) * np.ones(W.shape[:-1])  # about half the centres are above it
     part = pl.estimate_alpha(net, W, 0.4, np.random.default_rng(2), refine_above=level, **opts)
+    assert thread_blocks == ([] if threads == "1" else [3, 3])
     refined = before > level
     assert 0 < refined.sum() < refined.size
     np.testing.assert_array_equal(part.alpha > level, full.alpha > level)
@@ -309,16 +326,19 @@ def test_refine_above_decides_the_radius_condition_as_full_refinement() -> None:
     np.testing.assert_array_equal(part.alpha[~refined], before[~refined])
     assert np.all(part.alpha[~refined] > full.alpha[~refined])  # the refinement would have lowered them
     np.testing.assert_array_equal(part.sampled, full.sampled)
-    # a scalar level broadcasts; +inf refines nothing, -inf everything
+    # a scalar level broadcasts: +inf refines nothing, a level below every estimate everything
     none = pl.estimate_alpha(net, W, 0.4, np.random.default_rng(2), refine_above=np.inf, **opts)
     np.testing.assert_array_equal(none.alpha, before)
-    every = pl.estimate_alpha(net, W, 0.4, np.random.default_rng(2), refine_above=-np.inf, **opts)
+    every = pl.estimate_alpha(net, W, 0.4, np.random.default_rng(2), refine_above=before.min() / 2, **opts)
     np.testing.assert_array_equal(every.alpha, full.alpha)
+    # one centre, no batch axis
+    one = pl.estimate_alpha(net, W[0, 0], 0.4, np.random.default_rng(2), refine_above=np.inf, **opts)
+    one_full = pl.estimate_alpha(net, W[0, 0], 0.4, np.random.default_rng(2), **opts)
+    assert one.alpha.shape == () and one.alpha == min(one_full.sampled, one_full.at_center) >= one_full.alpha
 
 
 def test_refine_above_rejects_a_bad_level() -> None:
     net, W = _mlp_and_centres()
-    with pytest.raises(ValueError, match="refine_above"):
-        pl.estimate_alpha(net, W, 0.4, np.random.default_rng(2), refine_above=np.ones(3))
-    with pytest.raises(ValueError, match="refine_above"):
-        pl.estimate_alpha(net, W, 0.4, np.random.default_rng(2), refine_above=np.nan)
+    for bad in (np.ones(3), np.nan, "1", 1j):
+        with pytest.raises(ValueError, match="refine_above"):
+            pl.estimate_alpha(net, W, 0.4, np.random.default_rng(2), refine_above=bad)

@@ -111,7 +111,7 @@ def steps_to_loss(
     ``_runs_independent`` is true: :class:`~gdlab.objectives.MLP`), a run leaves the batch as soon as
     it has reached the level or diverged, so the work is the sum of the runs' counts rather than the
     slowest count times the number of runs; the remaining runs' iterates are unchanged, bit for bit.
-    The runs are also dealt to threads (:func:`gdlab.threaded_runs.map_blocks`). Other objectives are
+    The runs are also dealt to threads (:func:`gdlab.threaded_runs.over_runs`). Other objectives are
     iterated by :func:`gdlab.descent.run` itself.
 
     >>> from gdlab.objectives import Quadratic
@@ -140,10 +140,9 @@ def steps_to_loss(
     total = int(np.prod(batch))
     flat, eta = w.reshape(total, p), descent._step_sizes_for_batch(step_size, batch).reshape(total)
     # the runs dealt to threads (gdlab.threaded_runs), each block compacted on its own
-    parts, blocks = threaded_runs.map_blocks(
-        lambda idx: _steps_to_loss_compacted(objective, flat[idx], eta[idx], level, max_steps, blowup, every), total,
-        threaded_runs.work_per_step(objective))
-    return threaded_runs.join_blocks(parts, blocks).reshape(batch)
+    return threaded_runs.over_runs(
+        objective, lambda sel: (_steps_to_loss_compacted(objective, flat[sel], eta[sel], level, max_steps, blowup, every),),
+        total)[0].reshape(batch)
 
 
 def recorded_steps_to_loss(trajectory: descent.Trajectory, level: float) -> Array:

@@ -35,9 +35,7 @@ not available to the authors); see chapter 6.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -170,22 +168,12 @@ def _project(w: Array, center: Array, radius: float) -> Array:
     return center + d * scale
 
 
-def _over_runs(objective: Objective, work: Callable[[Any], tuple[Array, ...]], total: int,
-               points_per_run: int = 1) -> tuple[Array, ...]:
-    """``work(slice(None))``: for an objective that computes each point on its own (``_runs_independent``:
-    :class:`~gdlab.objectives.MLP`), with the runs (centres, starts) dealt to threads
-    (:func:`gdlab.threaded_runs.map_runs`; the same arrays bit for bit); ``points_per_run`` is the number of
-    points of one run in each of ``work``'s evaluations."""
-    if not getattr(objective, "_runs_independent", False):
-        return work(slice(None))
-    return threaded_runs.map_runs(work, total, points_per_run * threaded_runs.work_per_step(objective))
-
-
 def _estimate_centres(objective: Objective, c: Array, pts: Array, radius: float, k: int, refine_steps: int,
                       loss_floor: float, level: Array) -> tuple[Array, Array, Array, Array]:
     """:func:`estimate_alpha`'s ``(at_center, sampled, alpha, argmin)`` for centres ``c`` ``(B, p)`` and their
     sampled points ``pts`` ``(S, B, p)``, refining the centres whose estimate is above ``level`` ``(B,)``;
-    every centre's values depend on its own points only."""
+    for an objective that computes each point on its own (``_runs_independent``), a centre's values depend
+    on its own points only, whichever other centres are passed."""
     at_center = pl_ratio(objective, c, loss_floor)
     ratio = pl_ratio(objective, pts, loss_floor)  # (S, B)
     ratio_key = np.where(np.isnan(ratio), np.inf, ratio)
@@ -225,7 +213,8 @@ class AlphaEstimate:
     """Estimate of the local PL constant :math:`\\alpha(x_0, r)` (see :func:`estimate_alpha`).
 
     Attributes:
-        alpha: ``(...,)`` smallest ratio found (samples and refinement): an upper bound on the infimum.
+        alpha: ``(...,)`` smallest ratio found (samples and refinement; samples alone for a centre that
+            ``refine_above`` left unrefined): an upper bound on the infimum.
         argmin: ``(..., n_params)`` the point of the closed ball where it was found.
         sampled: ``(...,)`` smallest ratio over the random samples alone (before refinement).
         at_center: ``(...,)`` the ratio at ``x0`` itself.
@@ -265,10 +254,12 @@ def estimate_alpha(
     3. Return the smallest ratio met.
 
     ``refine_above`` (a level per centre, broadcast to the batch) restricts step 2 to the centres whose
-    estimate after step 1 is above the level; the others keep that estimate. Since refining can only
-    lower an estimate, ``alpha > refine_above`` comes out the same as with every centre refined: pass
-    ``4 * f(x0) / radius**2`` to decide the radius condition :math:`4f(x_0) < r^2\hat\alpha` at the cost
-    of refining only the centres that pass it on their samples.
+    estimate after step 1 is above the level; the others keep that estimate. Refining can only lower an
+    estimate, so a centre left out is at or below the level either way, and ``alpha > refine_above`` is decided
+    as with every centre refined (bit for bit, for an objective that computes each point on its own:
+    :class:`~gdlab.objectives.MLP`). To decide the radius condition, pass ``4 * f(x0) / radius**2`` and
+    read it as ``alpha > level`` (the same as :math:`4f(x_0) < r^2\hat\alpha` up to the rounding of the
+    division, exactly when :math:`r^2` is a power of two).
 
     The result is the ratio at a point of the closed ball, so it is **an upper bound on the true
     infimum** (the infimum over the open ball equals that over the closed ball minus the zero set,
@@ -277,7 +268,7 @@ def estimate_alpha(
 
     The points are drawn first, from ``rng`` alone; the centres of an objective that computes each point
     on its own (:class:`~gdlab.objectives.MLP`) are then dealt to threads
-    (:func:`gdlab.threaded_runs.map_runs`), with the same result bit for bit.
+    (:func:`gdlab.threaded_runs.over_runs`), with the same result bit for bit.
 
     >>> from gdlab.objectives import Quadratic
     >>> est = estimate_alpha(Quadratic(np.diag([1.0, 4.0])), np.array([0.3, 0.3]), 0.5,
@@ -299,7 +290,7 @@ def estimate_alpha(
     k = min(n_refine, n_samples) if refine_steps > 0 else 0
     level = np.full(len(c), -np.inf)  # refine every centre
     if refine_above is not None:
-        above = np.asarray(refine_above, dtype=np.float64)
+        above = _checks.as_float_array(refine_above, "refine_above")
         try:
             level = np.broadcast_to(above, batch).reshape(-1)
         except ValueError:
@@ -313,7 +304,7 @@ def estimate_alpha(
             return _estimate_centres(objective, c[sel], pts[:, sel], radius, k, refine_steps, loss_floor, level[sel])
 
         # the points of one centre are evaluated together: (k or S) points per call
-        at_center, sampled, best, best_pt = _over_runs(objective, centres, len(c), k or n_samples)
+        at_center, sampled, best, best_pt = threaded_runs.over_runs(objective, centres, len(c), k or n_samples)
     return AlphaEstimate(
         alpha=best.reshape(batch),
         argmin=best_pt.reshape(batch + (p,)),
@@ -362,7 +353,8 @@ def hessian_norm(objective: Objective, w: ArrayLike, rng: RngLike = None, iters:
     Dense ``eigvalsh`` for at most 64 parameters, otherwise ``iters`` steps of power iteration on
     HVPs from a seeded random start (power iteration converges to the eigenvalue of largest modulus;
     the Rayleigh-quotient estimate is a lower bound that tightens with ``iters``). The points of an
-    :class:`~gdlab.objectives.MLP` are dealt to threads, with the same result bit for bit.
+    :class:`~gdlab.objectives.MLP` with more than 64 parameters are dealt to threads, with the same result
+    bit for bit.
 
     >>> from gdlab.objectives import Quadratic
     >>> float(hessian_norm(Quadratic(np.diag([1.0, -3.0])), np.zeros(2), np.random.default_rng(0)))
@@ -385,7 +377,7 @@ def hessian_norm(objective: Objective, w: ArrayLike, rng: RngLike = None, iters:
         return (plain_power_iteration(objective, w_flat[sel], v_flat[sel], iters)[0],)
 
     with np.errstate(all="ignore"):
-        return _over_runs(objective, power, len(w_flat))[0].reshape(batch)
+        return threaded_runs.over_runs(objective, power, len(w_flat))[0].reshape(batch)
 
 
 def estimate_smoothness(

@@ -7,8 +7,8 @@ block with :func:`gdlab.descent.run`, and the trajectories are joined in the bat
 floating-point operations it performs in one batched call, so the joined trajectory equals
 :func:`gdlab.descent.run`'s.
 
-:func:`map_runs` does the same for any computation whose runs are independent (the PL estimates and
-Hessian norms of :mod:`gdlab.pl_criterion`).
+:func:`map_runs` and :func:`over_runs` do the same for any computation whose runs are independent (the
+early-stopping counts of :mod:`gdlab.lazy`, the PL estimates and Hessian norms of :mod:`gdlab.pl_criterion`).
 
 :func:`thread_count` is ``GDLAB_THREADS`` if set, else the number of CPUs this process may use
 (``GDLAB_THREADS=1`` turns the threads off). A batch is split only when each thread gets enough work
@@ -29,7 +29,7 @@ from numpy.typing import ArrayLike, NDArray
 from . import _checks, descent
 from .objectives import Objective
 
-__all__ = ["join_blocks", "map_blocks", "map_runs", "run", "thread_count", "work_per_step"]
+__all__ = ["join_blocks", "map_blocks", "map_runs", "over_runs", "run", "thread_count", "work_per_step"]
 
 Array = NDArray[np.float64]
 _T = TypeVar("_T")
@@ -114,22 +114,36 @@ def map_blocks(work: Callable[[NDArray[np.intp]], _T], total: int,
     return _in_threads(work, blocks), blocks
 
 
-def map_runs(work: Callable[[Any], tuple[NDArray[Any], ...]], total: int, run_work: int = 0) -> tuple[NDArray[Any], ...]:
+def map_runs(work: Callable[[slice | NDArray[np.intp]], tuple[NDArray[Any], ...]], total: int,
+             run_work: int = 0) -> tuple[NDArray[Any], ...]:
     """The arrays ``work(runs)`` returns (runs along axis 0 of each), for all ``total`` runs, in threads.
 
     ``work`` gets the index array of a block of runs, or ``slice(None)`` when the runs make one block
     (one thread, too few runs or too little work: ``run_work`` as in :func:`map_blocks`), and the
     blocks' arrays are joined in the runs' order. For a computation in which every run is computed on
-    its own, the result is that of ``work(slice(None))`` bit for bit.
+    its own, the result is that of ``work(slice(None))`` bit for bit. The runs are dealt round-robin, so
+    a block's inputs are copies (an index array selects them).
 
     >>> map_runs(lambda runs: (np.arange(8.0)[runs] ** 2,), 8)[0].tolist()
     [0.0, 1.0, 4.0, 9.0, 16.0, 25.0, 36.0, 49.0]
     """
     blocks = _blocks(total, run_work)
     if len(blocks) == 1:
-        return tuple(work(slice(None)))
+        return work(slice(None))
     parts = _in_threads(work, blocks)
     return tuple(join_blocks([part[i] for part in parts], blocks) for i in range(len(parts[0])))
+
+
+def over_runs(objective: Objective, work: Callable[[slice | NDArray[np.intp]], tuple[NDArray[Any], ...]],
+              total: int, points_per_run: int = 1) -> tuple[NDArray[Any], ...]:
+    """``work(slice(None))``, computed by :func:`map_runs` in blocks of runs in threads when ``objective``
+    computes each run on its own (``_runs_independent``: :class:`~gdlab.objectives.MLP`), so with the same
+    bits; ``points_per_run`` is the number of points one run contributes to each of ``work``'s evaluations
+    (the work of a run is that times :func:`work_per_step`).
+    """
+    if not getattr(objective, "_runs_independent", False):
+        return work(slice(None))
+    return map_runs(work, total, points_per_run * work_per_step(objective))
 
 
 def join_blocks(parts: list[NDArray[Any]], blocks: list[NDArray[np.intp]], axis: int = 0) -> NDArray[Any]:
