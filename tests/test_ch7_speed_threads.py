@@ -51,7 +51,7 @@ def test_threaded_run_falls_back_to_descent_run(monkeypatch: pytest.MonkeyPatch)
     def no_split(*args, **kwargs):
         raise AssertionError("the batch was split across threads")
 
-    monkeypatch.setattr(threaded_runs, "map_blocks", no_split)  # the fall-backs below must not split
+    monkeypatch.setattr(threaded_runs, "_in_threads", no_split)  # the fall-backs below must not split
     q = Quadratic(np.diag([1.0, 0.3]))  # not _runs_independent: one batched call
     w0 = np.ones((12, 2))
     _same(threaded_runs.run(q, w0, 0.5, 10), descent.run(q, w0, 0.5, 10))
@@ -117,7 +117,7 @@ def test_threads_only_for_enough_work_per_step(monkeypatch: pytest.MonkeyPatch) 
     def no_split(*args, **kwargs):
         raise AssertionError("a small network's batch was split across threads")
 
-    monkeypatch.setattr(threaded_runs, "map_blocks", no_split)
+    monkeypatch.setattr(threaded_runs, "_in_threads", no_split)
     W0 = small.random_params(rng=np.random.default_rng(36), size=(24,))
     _same(threaded_runs.run(small, W0, 0.01, 5), descent.run(small, W0, 0.01, 5))
 

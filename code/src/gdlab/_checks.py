@@ -111,6 +111,15 @@ def broadcast(a: NDArray[np.float64], b: NDArray[np.float64], names: tuple[str, 
         raise ValueError(f"{names[0]} of shape {a.shape} and {names[1]} of shape {b.shape} do not broadcast") from None
 
 
+def to_batch(value: NDArray[np.float64], batch: tuple[int, ...], name: str, of: str = "w0") -> NDArray[np.float64]:
+    """``np.broadcast_to(value, batch)`` (a read-only view), or a ``ValueError`` naming ``name``, its shape and
+    the batch shape of the argument ``of``."""
+    try:
+        return np.broadcast_to(value, batch)
+    except ValueError:
+        raise ValueError(f"{name} of shape {value.shape} does not broadcast to the batch shape {batch} of {of}") from None
+
+
 DEFAULT_SEED = 0
 """Seed used when a function's ``rng`` is ``None``: the book's results never depend on hidden entropy."""
 

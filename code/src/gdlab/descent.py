@@ -117,11 +117,7 @@ def _leaves(objective: Objective, w: Array, blowup: float, axis: int = -1) -> ND
 
 
 def _step_sizes_for_batch(step_size: ArrayLike, batch: tuple[int, ...], name: str = "step_size") -> Array:
-    eta = _checks.positive_finite(step_size, name)
-    try:
-        return np.broadcast_to(eta, batch)
-    except ValueError:
-        raise ValueError(f"{name} of shape {eta.shape} does not broadcast to the batch shape {batch} of w0") from None
+    return _checks.to_batch(_checks.positive_finite(step_size, name), batch, name)
 
 
 def _iteration_numbers(value: object, steps: int, name: str) -> set[int]:
@@ -214,11 +210,7 @@ def run(
     eta = _step_sizes_for_batch(step_size, batch)
     until = None
     if until_loss is not None:
-        level = _checks.finite_array(until_loss, "until_loss")
-        try:
-            until = np.broadcast_to(level, batch)
-        except ValueError:
-            raise ValueError(f"until_loss of shape {level.shape} does not broadcast to the batch shape {batch} of w0") from None
+        until = _checks.to_batch(_checks.finite_array(until_loss, "until_loss"), batch, "until_loss")
         reached_at = np.full(batch, np.inf)
 
     if record_at is None:

@@ -291,10 +291,7 @@ def estimate_alpha(
     level = np.full(len(c), -np.inf)  # refine every centre
     if refine_above is not None:
         above = _checks.as_float_array(refine_above, "refine_above")
-        try:
-            level = np.broadcast_to(above, batch).reshape(-1)
-        except ValueError:
-            raise ValueError(f"refine_above must broadcast to the batch of centres {batch}, got shape {above.shape}") from None
+        level = _checks.to_batch(above, batch, "refine_above", of="x0").reshape(-1)
         if np.isnan(level).any():
             raise ValueError("refine_above must not contain NaN")
     with np.errstate(all="ignore"):

@@ -181,14 +181,13 @@ def run(objective: Objective, w0: ArrayLike, step_size: ArrayLike, steps: int, *
     w = objective._params(w0, "w0")
     batch, p = w.shape[:-1], w.shape[-1]
     total = int(np.prod(batch))
-    run_work = work_per_step(objective)
+    blocks = _blocks(total, work_per_step(objective))
     if (not getattr(objective, "_runs_independent", False) or any(options.get(k) is not None for k in shared)
-            or len(_blocks(total, run_work)) == 1):
+            or len(blocks) == 1):
         return descent.run(objective, w, step_size, steps, **options)
     eta = descent._step_sizes_for_batch(step_size, batch).reshape(total)
     flat = w.reshape(total, p)
-    parts, blocks = map_blocks(lambda idx: descent.run(objective, flat[idx], eta[idx], steps, **options), total,
-                               run_work)
+    parts = _in_threads(lambda idx: descent.run(objective, flat[idx], eta[idx], steps, **options), blocks)
 
     def join(name: str, tail: tuple[int, ...] = ()) -> NDArray[Any]:
         """The blocks' records of ``name`` in the batch's order and shape."""

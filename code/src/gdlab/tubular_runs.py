@@ -104,11 +104,7 @@ def scalar_gd(
         raise ValueError("w0 must have non-zero entries")
     steps = _checks.positive_int(steps, "steps", minimum=0)
     eta_in = _checks.positive_finite(step_size, "step_size")
-    batch = w.shape[:-1]
-    try:
-        eta = np.broadcast_to(eta_in, batch).copy()
-    except ValueError:
-        raise ValueError(f"step_size of shape {eta_in.shape} does not broadcast to the batch shape {batch}") from None
+    eta = _checks.to_batch(eta_in, w.shape[:-1], "step_size").copy()
     if record is None:
         rec = np.arange(steps + 1)
     else:
